@@ -1,0 +1,57 @@
+"""The FastAPI application: routers, error handlers, limits, workers' lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from takedown import __version__
+from takedown.api import errors, moderation, platform, reports
+from takedown.api.limits import BodySizeLimit
+from takedown.platform.demo.app import DemoPlatform
+from takedown.system import Takedown
+
+DESCRIPTION = """\
+takedown turns a report of child sexual abuse material or non-consensual intimate
+imagery into the removal of every copy.
+
+* **platform** (API key in `X-Api-Key`): register content and reach counters; read
+  the delivery state of the actions takedown sends as signed webhooks.
+* **reports** (public, no account): report content; read a report's status.
+* **moderation** (reviewer token, `Authorization: Bearer`): the queue, cases, decisions.
+
+Every error is `{"error": {"code", "message", "fields"}}` with a 4xx status.
+"""
+
+
+def create_app(system: Takedown, *, demo: DemoPlatform | None = None,
+               run_workers: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_workers:
+            system.start_workers()
+        try:
+            yield
+        finally:
+            system.workers.stop()
+
+    app = FastAPI(title="takedown", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.takedown = system
+    errors.install(app)
+    errors.use_error_shape_in_openapi(app)
+    app.include_router(platform.router)
+    app.include_router(reports.router)
+    app.include_router(moderation.router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        """`ok` when the process is up."""
+        return {"status": "ok"}
+
+    if demo is not None:
+        app.mount("/demo", demo.app())
+    app.add_middleware(BodySizeLimit, max_bytes=system.settings.max_request_bytes)
+    return app

@@ -1,0 +1,76 @@
+"""Moderator API: the queue, cases, decisions and action delivery state."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import JSONResponse
+
+from takedown.api.deps import CurrentReviewer, System
+from takedown.api.errors import documented
+from takedown.api.schemas import (
+    ActionOut,
+    CaseDetailOut,
+    CaseSummaryOut,
+    DecisionIn,
+    DecisionOut,
+)
+from takedown.domain.vocabulary import CaseStatus, Category
+
+router = APIRouter(prefix="/v1", tags=["moderation"])
+CaseId = Path(ge=1, le=2**62, description="The case id.")
+
+
+@router.get("/cases", response_model=list[CaseSummaryOut], summary="The review queue",
+            responses=documented(401, 422))
+def case_queue(
+    system: System, reviewer: CurrentReviewer,
+    status: list[CaseStatus] | None = Query(None, description="Only these statuses; default: "
+                                                               "every open status."),
+    category: Category | None = Query(None, description="Only this category."),
+    limit: int = Query(100, ge=1, le=1000, description="At most this many."),
+) -> list[CaseSummaryOut]:
+    """Cases by priority (highest first), then deadline (soonest first). Child-safety
+    cases are listed only to specialists, liaisons and admins."""
+    rows = system.queue(reviewer, statuses=status, category=category, limit=limit)
+    return [CaseSummaryOut(**r) for r in rows]
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetailOut, summary="One case, in full",
+            responses=documented(401, 403, 404, 422))
+def case_detail(system: System, reviewer: CurrentReviewer,
+                case_id: int = CaseId) -> CaseDetailOut:
+    """Reports, content and copies, history and actions: all that is needed to decide."""
+    return CaseDetailOut(**system.case_detail(case_id, reviewer))
+
+
+@router.post("/cases/{case_id}/decisions", response_model=DecisionOut,
+             summary="Decide a case", responses=documented(400, 401, 403, 404, 409, 422))
+def decide(
+    body: DecisionIn, system: System, reviewer: CurrentReviewer, case_id: int = CaseId,
+    idempotency_key: str | None = Header(None, max_length=200,
+                                         description="Makes a retried decision safe."),
+) -> JSONResponse:
+    """`violation` removes the item, every repost and quote of it and every exact copy,
+    banks its media so it is blocked on upload, and acts on the uploaders as the policy
+    says. A child-safety `no_violation` is only proposed until a second child-safety
+    specialist confirms it; the content stays restricted until then."""
+    status, payload = system.decide(case_id, reviewer, body.outcome, body.notes, body.category,
+                                    idempotency_key, body.model_dump(mode="json"))
+    return JSONResponse(payload, status_code=status)
+
+
+@router.get("/actions", response_model=list[ActionOut],
+            summary="Platform actions and their delivery state", responses=documented(401, 422))
+def list_actions(
+    system: System, reviewer: CurrentReviewer,
+    case_id: int | None = Query(None, ge=1, description="Only this case's actions."),
+    status: Literal["pending", "delivered", "failing"] | None = Query(
+        None, description="Only actions in this delivery state."),
+    limit: int = Query(100, ge=1, le=1000, description="Page size."),
+    offset: int = Query(0, ge=0, description="Rows to skip."),
+) -> list[ActionOut]:
+    """Each action, its attempts and its last error."""
+    rows = system.actions(case_id=case_id, status=status, limit=limit, offset=offset)
+    return [ActionOut(**r) for r in rows]

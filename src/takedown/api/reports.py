@@ -1,0 +1,52 @@
+"""Public report API: no account needed (the EU DSA allows anonymous notices)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import JSONResponse
+
+from takedown.api.deps import System
+from takedown.api.errors import documented
+from takedown.api.schemas import ReportIn, ReportReceiptOut, ReportStatusOut
+from takedown.cases.intake import ReportSubmission
+from takedown.errors import Unauthorized
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+
+@router.post("", status_code=202, response_model=ReportReceiptOut,
+             summary="Report content", responses=documented(400, 404, 409, 413, 422))
+def submit_report(
+    body: ReportIn, system: System,
+    idempotency_key: str | None = Header(
+        None, max_length=200, description="Send the same key when retrying: the report is "
+                                          "stored once and the same answer comes back."),
+) -> JSONResponse:
+    """Store a report and answer 202 only once it is committed. Reports about the same
+    content, a repost of it or a copy of it join one case. Unknown items are listed in
+    `references`; the report is kept if any item (or any URL) is usable, and refused
+    with 404 `unknown_content` only when none is."""
+    sub = ReportSubmission(
+        category=body.category, relation=body.reporter_relation,
+        content_ids=body.content_ids, urls=body.urls, platform=body.platform,
+        depicted_minor=body.depicted_minor, age_at_time=body.age_at_time,
+        age_now=body.age_now, case_numbers=body.case_numbers, text=body.text,
+        contact_email=str(body.contact_email) if body.contact_email else None,
+        language=body.language)
+    status, payload = system.submit_report(sub, idempotency_key, body.model_dump(mode="json"))
+    return JSONResponse(payload, status_code=status)
+
+
+@router.get("/{report_id}/status", response_model=ReportStatusOut,
+            summary="A report's status, for the reporter", responses=documented(401, 404))
+def report_status(
+    system: System,
+    report_id: str = Path(max_length=36, description="The report id from the 202."),
+    x_status_token: str | None = Header(None, description="The status token from the 202."),
+    token: str | None = Query(None, description="The status token, for links in e-mails."),
+) -> ReportStatusOut:
+    """Where the report stands, in plain words."""
+    secret = x_status_token or token
+    if not secret:
+        raise Unauthorized("send the status token in X-Status-Token", code="missing_token")
+    return ReportStatusOut(**system.report_status(report_id, secret))

@@ -1,0 +1,274 @@
+"""Request and response bodies. Every field says what it means: they become the
+OpenAPI document at /openapi.json."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from takedown.domain.vocabulary import (
+    ActionKind,
+    CaseStatus,
+    Category,
+    ModerationState,
+    Outcome,
+    Relation,
+    ScreeningVerdict,
+)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include a timezone, e.g. 2020-01-20T10:00:00Z")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- platform -------------------------------------------------------------------
+
+
+class MediaIn(Strict):
+    data_base64: str | None = Field(None, description="The file's bytes, base64-encoded.")
+    url: Url | None = Field(None, description="An http(s) URL takedown fetches the file from, "
+                                              "with a size cap and a timeout.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MediaIn:
+        if (self.data_base64 is None) == (self.url is None):
+            raise ValueError("give exactly one of data_base64 and url")
+        return self
+
+
+class ContentIn(Strict):
+    content_id: Id = Field(description="The platform's id for the item; unique per platform.")
+    author_id: Id = Field(description="The platform's id of the account that posted it.")
+    created_at: AwareDatetime = Field(description="When it was posted (with timezone).")
+    text: str = Field("", max_length=100_000, description="The item's text, if any.")
+    url: Url | None = Field(None, description="The item's public URL; reports may name it.")
+    media: list[MediaIn] = Field(default_factory=list, max_length=20,
+                                 description="Attached images or videos.")
+    repost_of: Id | None = Field(None, description="The content id this item reposts.")
+    quote_of: Id | None = Field(None, description="The content id this item quotes.")
+
+
+class MediaOut(BaseModel):
+    sha256: str = Field(description="SHA-256 of the file, hex.")
+    md5: str = Field(description="MD5 of the file, hex (for exchanges that still use it).")
+    size: int = Field(description="Size in bytes.")
+    mime: str | None = Field(description="Type sniffed from the file's bytes.")
+
+
+class ContentOut(BaseModel):
+    content_id: str = Field(description="The platform's id for the item.")
+    verdict: ScreeningVerdict = Field(
+        description="`allow`: publish. `restrict`: keep hidden (a copy of content under "
+                    "review). `block`: do not publish (matches confirmed violating content).")
+    case_id: int | None = Field(description="The case behind a restrict or block verdict.")
+    reason: str | None = Field(description="Why, for restrict and block.")
+    created: bool = Field(description="False when the item was registered before; the first "
+                                      "registration stands.")
+    media: list[MediaOut] = Field(description="Exact hashes of each media file.")
+
+
+class ContentStateOut(BaseModel):
+    content_id: str = Field(description="The platform's id for the item.")
+    moderation_state: ModerationState = Field(description="What takedown has asked for.")
+    case_id: int | None = Field(description="The case whose action set that state.")
+    views: int = Field(description="Last reported view count.")
+    shares: int = Field(description="Last reported share count.")
+
+
+class ReachItem(Strict):
+    content_id: Id = Field(description="The platform's id for the item.")
+    views: int = Field(ge=0, description="Total views so far (a counter, not a delta).")
+    shares: int = Field(0, ge=0, description="Total shares so far.")
+    observed_at: AwareDatetime | None = Field(
+        None, description="When the counters were read, on the platform's clock; defaults to "
+                          "now. Older observations than the last one are ignored.")
+
+
+class ReachIn(Strict):
+    updates: list[ReachItem] = Field(min_length=1, max_length=10_000,
+                                     description="Counters for one or more items.")
+
+
+class ReachOut(BaseModel):
+    updated: int = Field(description="How many items' counters changed.")
+    unknown: list[str] = Field(description="Content ids takedown does not know.")
+
+
+# --- reports --------------------------------------------------------------------
+
+
+class ReportIn(Strict):
+    content_ids: list[Id] = Field(default_factory=list, max_length=100,
+                                  description="Ids of the reported items on the platform.")
+    urls: list[Url] = Field(default_factory=list, max_length=100,
+                            description="URLs of the reported items.")
+    platform: str | None = Field(None, max_length=100,
+                                 description="The platform's name, where takedown serves more "
+                                             "than one.")
+    category: Category = Field(description="What is wrong with the content.")
+    reporter_relation: Relation = Field(
+        description="Who the reporter is to the content: the depicted person, a parent or "
+                    "guardian, law enforcement, a trusted flagger, or another user.")
+    depicted_minor: bool | None = Field(None, description="Is the depicted person a minor?")
+    age_at_time: int | None = Field(None, ge=0, le=130,
+                                    description="The depicted person's age when it was made.")
+    age_now: int | None = Field(None, ge=0, le=130, description="Their age now.")
+    case_numbers: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=20, description="Law-enforcement case numbers.")
+    text: str = Field("", max_length=20_000, description="Anything the reporter wants to add.")
+    contact_email: EmailStr | None = Field(
+        None, description="Where to write to the reporter. Optional: reports may be anonymous. "
+                          "Never shown to the reported account.")
+    language: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
+                          description="The reporter's language (BCP 47), for replies.")
+
+    @model_validator(mode="after")
+    def _names_content(self) -> ReportIn:
+        if not self.content_ids and not self.urls:
+            raise ValueError("name at least one item in content_ids or urls")
+        if self.age_at_time is not None and self.age_now is not None \
+                and self.age_now < self.age_at_time:
+            raise ValueError("age_now is below age_at_time")
+        return self
+
+
+class ReferenceOut(BaseModel):
+    kind: Literal["content_id", "url"] = Field(description="What the reporter named.")
+    value: str = Field(description="The id or URL as given.")
+    resolved: bool = Field(description="Whether takedown knows this item.")
+    problem: str | None = Field(description="Why it is not resolved.")
+
+
+class ReportReceiptOut(BaseModel):
+    report_id: str = Field(description="The report's id.")
+    status_token: str = Field(description="Secret that lets the reporter read the report's "
+                                          "status; shown only here.")
+    received_at: datetime = Field(description="When the report was stored.")
+    references: list[ReferenceOut] = Field(description="Each named item, and whether it "
+                                                       "resolved.")
+
+
+class ReportStatusOut(BaseModel):
+    report_id: str = Field(description="The report's id.")
+    received_at: datetime = Field(description="When it was stored.")
+    status: Literal["received", "restricted", "awaiting_second_review", "action_taken",
+                    "no_violation"] = Field(description="Where the report stands.")
+    message: str = Field(description="What that means, in plain words.")
+    updated_at: datetime = Field(description="When the case last changed.")
+
+
+# --- moderation -----------------------------------------------------------------
+
+
+class DecisionIn(Strict):
+    outcome: Outcome = Field(description="`violation` or `no_violation`.")
+    category: Category | None = Field(None, description="The category found, if it differs "
+                                                         "from the reported one.")
+    notes: str = Field("", max_length=20_000, description="The reviewer's notes.")
+
+
+class DecisionOut(BaseModel):
+    case_id: int = Field(description="The case.")
+    status: CaseStatus = Field(description="The case's status after the decision.")
+    appended: list[str] = Field(description="The event types the decision appended; a first "
+                                            "child-safety dismissal appends only "
+                                            "`dismissal_proposed`.")
+    actions_requested: int = Field(description="Platform actions the decision created.")
+
+
+class CaseSummaryOut(BaseModel):
+    id: int = Field(description="The case id.")
+    status: CaseStatus = Field(description="Derived from the case's events.")
+    category: Category | None = Field(description="The most severe category reported, or the "
+                                                  "one decided.")
+    priority: float = Field(description="severity x credibility x reach; higher first.")
+    deadline: datetime | None = Field(description="When a human must have acted.")
+    seconds_left: int | None = Field(description="Until the deadline; negative when overdue.")
+    restricted: bool = Field(description="Whether the content is hidden pending review.")
+    created_at: datetime = Field(description="When the first report arrived.")
+    updated_at: datetime = Field(description="When the last event was appended.")
+
+
+class CaseReportOut(BaseModel):
+    id: str = Field(description="Report id.")
+    created_at: datetime = Field(description="When it was received.")
+    category: Category = Field(description="Category the reporter chose.")
+    relation: Relation = Field(description="Reporter's relation to the content.")
+    depicted_minor: bool | None = Field(description="Reporter says the person is a minor.")
+    age_at_time: int | None = Field(description="Age when the media was made.")
+    age_now: int | None = Field(description="Age now.")
+    case_numbers: list[str] = Field(description="Law-enforcement case numbers.")
+    text: str = Field(description="Reporter's text, verbatim (escape before display).")
+    contact_email: str | None = Field(description="Reporter's contact, for reviewers only.")
+    language: str = Field(description="Reporter's language.")
+    references: list[ReferenceOut] = Field(description="What the report named.")
+
+
+class CaseContentOut(BaseModel):
+    content_id: str = Field(description="Platform's id.")
+    platform: str | None = Field(description="Platform name.")
+    author_id: str = Field(description="Account that posted it.")
+    url: str | None = Field(description="Public URL.")
+    parent_kind: Literal["repost", "quote"] | None = Field(description="Repost or quote of "
+                                                                       "parent_id.")
+    parent_id: str | None = Field(description="What it reposts or quotes.")
+    views: int = Field(description="Views.")
+    shares: int = Field(description="Shares.")
+    moderation_state: ModerationState = Field(description="What takedown asked for.")
+    reported: bool = Field(description="Named by a report (otherwise a repost or copy).")
+
+
+class CaseEventOut(BaseModel):
+    seq: int = Field(description="Position in the case's log, from 1.")
+    type: str = Field(description="Event type.")
+    at: datetime = Field(description="When it was appended.")
+    actor: str | None = Field(description="Reviewer who caused it, if any.")
+    data: dict[str, Any] = Field(description="Event details.")
+
+
+class ActionCountOut(BaseModel):
+    kind: ActionKind = Field(description="Action type.")
+    status: Literal["pending", "delivered", "failing"] = Field(description="Delivery state.")
+    count: int = Field(description="How many.")
+
+
+class CaseDetailOut(CaseSummaryOut):
+    reports: list[CaseReportOut] = Field(description="Every report, oldest first.")
+    content_total: int = Field(description="Items in the case: reported items, every repost "
+                                           "and quote, and exact copies.")
+    content: list[CaseContentOut] = Field(description="Those items (the first 1,000).")
+    events: list[CaseEventOut] = Field(description="The case's whole history.")
+    actions: list[ActionCountOut] = Field(description="Platform actions by type and delivery "
+                                                      "state.")
+
+
+class ActionTargetOut(BaseModel):
+    type: Literal["content", "account"] = Field(description="What the action is on.")
+    id: str = Field(description="The platform's id for it.")
+
+
+class ActionOut(BaseModel):
+    action_id: str = Field(description="Unique; the platform deduplicates on it.")
+    case_id: int | None = Field(description="The case behind it.")
+    type: ActionKind = Field(description="restrict, remove, restore or suspend.")
+    target: ActionTargetOut = Field(description="What to act on.")
+    status: Literal["pending", "delivered", "failing"] = Field(
+        description="`failing` is retried with exponential backoff until delivered.")
+    attempts: int = Field(description="Delivery attempts so far.")
+    last_error: str | None = Field(description="Why the last attempt failed.")
+    created_at: datetime = Field(description="When the action was decided.")
+    next_attempt_at: datetime | None = Field(description="When it is tried next.")
+    delivered_at: datetime | None = Field(description="When the platform acknowledged it.")

@@ -1,0 +1,1 @@
+"""Services that turn reports and decisions into case events and platform actions."""

@@ -1,0 +1,131 @@
+"""The content graph: original -> reposts -> reposts of reposts, quotes, and exact
+copies (other items carrying the same media file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from takedown.store.tables import CaseContentRow, ContentMediaRow, ContentRow
+
+T = TypeVar("T")
+CHUNK = 500  # stay well under every driver's limit on bound parameters
+
+
+def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class ContentGraph:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def origin(self, content_id: int) -> int:
+        """The item whose content this one shows: walk up through pure reposts.
+        A quote adds content of its own, so it is its own origin."""
+        current = content_id
+        for _ in range(10_000):  # a bound, in case a platform sent a cycle
+            row = self.session.execute(
+                select(ContentRow.parent_id, ContentRow.parent_kind).where(
+                    ContentRow.id == current)
+            ).one()
+            if row.parent_id is None or row.parent_kind != "repost":
+                return current
+            current = row.parent_id
+        return current
+
+    def ancestors_or_self(self, content_ids: Iterable[int]) -> set[int]:
+        seen: set[int] = set()
+        frontier = set(content_ids)
+        while frontier:
+            seen |= frontier
+            parents: set[int] = set()
+            for batch in chunks(frontier):
+                parents.update(
+                    p for p in self.session.scalars(
+                        select(ContentRow.parent_id).where(ContentRow.id.in_(batch)))
+                    if p is not None
+                )
+            frontier = parents - seen
+        return seen
+
+    def subtree(self, roots: Iterable[int]) -> set[int]:
+        """The roots and every repost and quote of them, transitively."""
+        found: set[int] = set()
+        for batch in chunks(roots):
+            tree = select(ContentRow.id).where(ContentRow.id.in_(batch)).cte(
+                "tree", recursive=True)
+            tree = tree.union(
+                select(ContentRow.id).join(tree, ContentRow.parent_id == tree.c.id))
+            found.update(self.session.scalars(select(tree.c.id)))
+        return found
+
+    def _linked(self, wanted: Any, by: Any, ids: Iterable[int]) -> set[int]:
+        found: set[int] = set()
+        for batch in chunks(ids):
+            found.update(self.session.scalars(select(wanted).where(by.in_(batch))))
+        return found
+
+    def media_of(self, content_ids: Iterable[int]) -> set[int]:
+        return self._linked(ContentMediaRow.media_id, ContentMediaRow.content_id, content_ids)
+
+    def carriers(self, media_ids: Iterable[int]) -> set[int]:
+        """The items that carry any of these media files themselves (uploads, not reposts)."""
+        return self._linked(ContentMediaRow.content_id, ContentMediaRow.media_id, media_ids)
+
+    def cluster(self, content_ids: Iterable[int]) -> set[int]:
+        """Every copy: the origins of the given items, all their reposts and quotes,
+        every other item carrying the same media, and all of theirs."""
+        return self.cluster_and_media(content_ids)[0]
+
+    def cluster_and_media(self, content_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+        """The cluster, and the media it is about: the origins' media and nothing that a
+        quote in the cluster attached of its own."""
+        origins = {self.origin(c) for c in content_ids}
+        items: set[int] = set()
+        media: set[int] = set()
+        roots_seen: set[int] = set()
+        frontier = origins
+        while frontier:
+            roots_seen |= frontier
+            items |= self.subtree(frontier)
+            new_media = self.media_of(frontier) - media
+            media |= new_media
+            frontier = self.carriers(new_media) - roots_seen
+        return items, media
+
+    def case_subjects(self, case_id: int) -> set[int]:
+        """The items a case is about: what was reported, and copies that joined it."""
+        return set(self.session.scalars(
+            select(CaseContentRow.content_id).where(CaseContentRow.case_id == case_id)))
+
+    def case_cluster(self, case_id: int) -> set[int]:
+        return self.cluster(self.case_subjects(case_id))
+
+    def rows(self, content_ids: Iterable[int]) -> list[ContentRow]:
+        result: list[ContentRow] = []
+        for batch in chunks(content_ids):
+            result.extend(self.session.scalars(
+                select(ContentRow).where(ContentRow.id.in_(batch))))
+        return result
+
+    def reach(self, content_ids: Iterable[int]) -> tuple[int, int, float]:
+        views, shares, rate = 0, 0, 0.0
+        for batch in chunks(content_ids):
+            row: Any = self.session.execute(
+                select(func.coalesce(func.sum(ContentRow.views), 0),
+                       func.coalesce(func.sum(ContentRow.shares), 0),
+                       func.coalesce(func.sum(ContentRow.views_per_hour), 0.0))
+                .where(ContentRow.id.in_(batch))).one()
+            views, shares, rate = views + int(row[0]), shares + int(row[1]), rate + float(row[2])
+        return views, shares, rate

@@ -1,0 +1,209 @@
+"""Report intake: a report is stored, joins the case about the same content (or a
+repost or copy of it), raises that case's priority, and may restrict at once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from takedown.access import digest
+from takedown.banks import bank_hits
+from takedown.cases.casebook import CaseBook
+from takedown.cases.enforcement import Enforcement
+from takedown.cases.graph import ContentGraph, chunks
+from takedown.clock import utcnow
+from takedown.domain.case import CaseState, EventType, NewEvent, reach_tier
+from takedown.domain.policy import Policy
+from takedown.domain.vocabulary import CaseStatus, Category, ModerationState, Relation
+from takedown.errors import NotFound
+from takedown.platform.actions import ActionLedger
+from takedown.store.tables import (
+    CaseContentRow,
+    ContentRow,
+    PlatformRow,
+    ReportContentRow,
+    ReportRow,
+)
+
+ADULT_AGE = 18
+
+
+@dataclass(frozen=True)
+class ReportSubmission:
+    category: Category
+    relation: Relation
+    content_ids: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    platform: str | None = None
+    depicted_minor: bool | None = None
+    age_at_time: int | None = None
+    age_now: int | None = None
+    case_numbers: list[str] = field(default_factory=list)
+    text: str = ""
+    contact_email: str | None = None
+    language: str = "en"
+
+    @property
+    def about_a_minor(self) -> bool:
+        ages = [a for a in (self.age_at_time, self.age_now) if a is not None]
+        return bool(self.depicted_minor) or any(a < ADULT_AGE for a in ages)
+
+
+@dataclass(frozen=True)
+class Reference:
+    kind: str  # 'content_id' or 'url'
+    value: str
+    resolved: bool
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportReceipt:
+    report_id: str
+    status_token: str
+    received_at: datetime
+    references: list[Reference]
+
+
+class ReportIntake:
+    def __init__(self, session: Session, policy: Policy) -> None:
+        self.session = session
+        self.policy = policy
+        self.graph = ContentGraph(session)
+        self.book = CaseBook(session, policy)
+        self.ledger = ActionLedger(session)
+        self.enforcement = Enforcement(session, policy, self.book, self.ledger)
+
+    def submit(self, sub: ReportSubmission) -> ReportReceipt:
+        items, references = self._resolve(sub)
+        if not items and not sub.urls:
+            raise NotFound("none of the reported content is known to takedown",
+                           code="unknown_content",
+                           fields=[{"field": f"content_ids[{i}]", "message": "unknown content id"}
+                                   for i, _ in enumerate(sub.content_ids)])
+        report_id = str(uuid.uuid4())
+        token = secrets.token_urlsafe(24)
+        now = utcnow()
+        case_id = self._case_for(items)
+        self.session.add(ReportRow(
+            id=report_id, created_at=now, case_id=case_id, category=sub.category.value,
+            relation=sub.relation.value, depicted_minor=sub.depicted_minor,
+            age_at_time=sub.age_at_time, age_now=sub.age_now, case_numbers=sub.case_numbers,
+            text=sub.text, contact_email=sub.contact_email,
+            reporter_key=_reporter_key(sub, report_id),
+            language=sub.language, status_token_hash=digest(token),
+            references=[r.__dict__ for r in references]))
+        self.session.flush()  # rows below refer to it; no relationship() orders them for us
+        self.session.add_all(ReportContentRow(report_id=report_id, content_id=i) for i in items)
+        self._link(case_id, items)
+        self.session.flush()
+        state, seq = self._record(case_id, sub, report_id, items)
+        self._restrict_first(case_id, state, seq, sub)
+        return ReportReceipt(report_id, token, now, references)
+
+    def _resolve(self, sub: ReportSubmission) -> tuple[set[int], list[Reference]]:
+        query = select(ContentRow.id)
+        if sub.platform:
+            query = query.join(PlatformRow).where(PlatformRow.name == sub.platform)
+        items: set[int] = set()
+        references: list[Reference] = []
+        for kind, values, column in (("content_id", sub.content_ids, ContentRow.external_id),
+                                     ("url", sub.urls, ContentRow.url)):
+            for value in values:
+                found = set(self.session.scalars(query.where(column == value)))
+                items |= found
+                references.append(Reference(kind, value, bool(found),
+                                            None if found else f"unknown {kind.replace('_', ' ')}"))
+        return items, references
+
+    def _case_for(self, items: set[int]) -> int:
+        """The newest case about any copy of this content, or a new one."""
+        if items:
+            cluster = self.graph.cluster(items)
+            existing = None
+            for batch in chunks(cluster):
+                found = self.session.scalar(
+                    select(func.max(CaseContentRow.case_id))
+                    .where(CaseContentRow.content_id.in_(batch)))
+                if found is not None and (existing is None or found > existing):
+                    existing = found
+            if existing is not None:
+                return existing
+        return self.book.open().id
+
+    def _link(self, case_id: int, items: set[int]) -> None:
+        origins = {self.graph.origin(i) for i in items}
+        known = set(self.session.scalars(
+            select(CaseContentRow.content_id).where(CaseContentRow.case_id == case_id)))
+        self.session.add_all(CaseContentRow(case_id=case_id, content_id=o)
+                             for o in origins - known)
+
+    def _record(self, case_id: int, sub: ReportSubmission, report_id: str,
+                items: set[int]) -> tuple[CaseState, int]:
+        state = self.book.state(case_id)
+        events: list[NewEvent] = []
+        if state.status.is_closed and self._reopens(state, items):
+            events.append(NewEvent(EventType.REOPENED, {"report_id": report_id}))
+        events.append(NewEvent(EventType.REPORTED, {
+            "report_id": report_id, "category": sub.category.value,
+            "relation": sub.relation.value, "minor": sub.about_a_minor,
+            "case_numbers": sorted(set(sub.case_numbers)),
+            "reporter_key": _reporter_key(sub, report_id)}))
+        cluster = self.graph.case_cluster(case_id)
+        events.extend(self._hash_match(state, cluster))
+        events.extend(reach_event(state, self.graph.reach(cluster)))
+        return self.book.append(case_id, events)
+
+    def _reopens(self, state: CaseState, items: set[int]) -> bool:
+        """A closed case reopens unless it was a violation and this content is gone."""
+        if state.status is CaseStatus.CLOSED_NO_VIOLATION:
+            return True
+        return any(r.moderation_state != ModerationState.REMOVED.value
+                   for r in self.graph.rows(items))
+
+    def _hash_match(self, state: CaseState, cluster: set[int]) -> list[NewEvent]:
+        if state.hash_match:
+            return []
+        hits = bank_hits(self.session, self.graph.media_of(cluster))
+        if not hits:
+            return []
+        hit = hits[0]
+        return [NewEvent(EventType.HASH_MATCHED, {"bank": hit.bank, "signal_type":
+                                                  hit.signal_type, "entry_id": hit.id})]
+
+    def _restrict_first(self, case_id: int, state: CaseState, seq: int,
+                        sub: ReportSubmission) -> None:
+        rules = self.policy.for_category(sub.category)
+        if state.status.is_closed or not rules.restrict_first:
+            return
+        if sub.relation not in rules.restrict_first_relations:
+            return
+        self.enforcement.restrict(
+            case_id, state, step=f"case:{case_id}:event:{seq}",
+            reason=f"restricted pending review: {sub.category.value} reported by "
+                   f"{sub.relation.value.replace('_', ' ')}")
+
+
+def reach_event(state: CaseState, reach: tuple[int, int, float]) -> list[NewEvent]:
+    """A REACH_OBSERVED event when the content's reach moved to another tier."""
+    views, shares, rate = reach
+    if reach_tier(views, shares, rate) == reach_tier(state.views, state.shares,
+                                                       state.views_per_hour):
+        return []
+    return [NewEvent(EventType.REACH_OBSERVED,
+                     {"views": views, "shares": shares, "views_per_hour": round(rate, 3)})]
+
+
+def _reporter_key(sub: ReportSubmission, report_id: str) -> str:
+    """Reports with the same contact email come from one reporter; anonymous reports
+    each count as their own. Stored as a hash so it reveals no address."""
+    if sub.contact_email:
+        return hashlib.sha256(sub.contact_email.strip().lower().encode()).hexdigest()
+    return hashlib.sha256(f"anonymous:{report_id}".encode()).hexdigest()
+

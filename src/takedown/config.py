@@ -1,0 +1,71 @@
+"""Settings from the environment, and loading the operator's policy file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+from takedown.domain.policy import Policy, PolicyError, policy_from_mapping
+
+DEFAULT_POLICY = "policy.toml"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    policy_path: Path | None = None
+    # Worker threads run inside the API process; 0 when `takedown worker` runs apart.
+    inprocess_workers: int = 2
+    max_request_bytes: int = 96 * 1024 * 1024
+    max_media_bytes: int = 64 * 1024 * 1024
+    fetch_timeout_s: float = 10.0
+    webhook_timeout_s: float = 10.0
+    webhook_batch: int = 500
+    poll_interval_s: float = 0.25
+    lease_s: float = 60.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'takedown.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        policy = os.environ.get("TAKEDOWN_POLICY")
+        return cls(
+            data_dir=Path(os.environ.get("TAKEDOWN_DATA_DIR", "data")),
+            database_url=os.environ.get("TAKEDOWN_DATABASE_URL", ""),
+            policy_path=Path(policy) if policy else None,
+            inprocess_workers=_env_int("TAKEDOWN_INPROCESS_WORKERS", 2),
+            max_media_bytes=_env_int("TAKEDOWN_MAX_MEDIA_BYTES", 64 * 1024 * 1024),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The operator's policy file, or the one shipped with takedown."""
+    if path is None:
+        text = resources.files("takedown").joinpath(DEFAULT_POLICY).read_text("utf-8")
+        where = "built-in policy"
+    else:
+        text = path.read_text("utf-8")
+        where = str(path)
+    try:
+        return policy_from_mapping(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, PolicyError) as exc:
+        raise PolicyError(f"{where}: {exc}") from exc

@@ -1,0 +1,191 @@
+"""The operator's policy: severities, credibility weights, deadlines and actions.
+
+The policy is data (a TOML file the operator edits); this module turns the parsed
+mapping into typed, validated rules and rejects a file that would silently do the
+wrong thing (an unknown category, a negative weight, a missing deadline).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from takedown.domain.vocabulary import ActionKind, Category, Relation
+
+
+class PolicyError(ValueError):
+    """The policy file is not usable; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class CategoryPolicy:
+    severity: float
+    # Hide the content at once, pending review, when one of these reports it.
+    restrict_first: bool
+    restrict_first_relations: frozenset[Relation]
+    # A dismissal needs a second person with the child-safety role to confirm.
+    two_person_dismissal: bool
+    # Only child-safety specialists (and admins) may see and decide these cases.
+    specialist_only: bool
+    # Account action on a violation, applied to the accounts that uploaded the media.
+    account_action: ActionKind | None
+    # Statement of the rule a violation breaks, shown to the platform and reviewers.
+    policy_reference: str
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    name: str
+    categories: frozenset[Category]
+    relations: frozenset[Relation] | None  # None: any relation
+    within: timedelta
+
+    def applies(self, category: Category, relation: Relation) -> bool:
+        if category not in self.categories:
+            return False
+        return self.relations is None or relation in self.relations
+
+
+@dataclass(frozen=True)
+class Credibility:
+    relation_weight: Mapping[Relation, float]
+    case_number_bonus: float
+    minor_bonus: float
+    hash_match_bonus: float
+    per_additional_reporter: float
+    per_additional_report: float
+
+
+@dataclass(frozen=True)
+class ReachWeights:
+    views: float
+    shares: float
+    growth: float
+
+
+@dataclass(frozen=True)
+class Policy:
+    categories: Mapping[Category, CategoryPolicy]
+    deadline_rules: tuple[DeadlineRule, ...]
+    default_deadline: timedelta
+    credibility: Credibility
+    reach: ReachWeights
+
+    def for_category(self, category: Category) -> CategoryPolicy:
+        return self.categories[category]
+
+    def deadline_for(self, category: Category, relation: Relation) -> tuple[str, timedelta]:
+        """The shortest applicable deadline rule for one report."""
+        matching = [r for r in self.deadline_rules if r.applies(category, relation)]
+        if not matching:
+            return ("default", self.default_deadline)
+        best = min(matching, key=lambda r: r.within)
+        return (best.name, best.within)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, where: str) -> timedelta:
+    match = _DURATION.match(str(text))
+    if not match:
+        raise PolicyError(f"{where}: {text!r} is not a duration like '30m', '1h' or '2d'")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _enum_set(values: Any, enum: type[Category] | type[Relation], where: str) -> frozenset[Any]:
+    if not isinstance(values, list):
+        raise PolicyError(f"{where}: expected a list")
+    try:
+        return frozenset(enum(v) for v in values)
+    except ValueError as exc:
+        raise PolicyError(f"{where}: {exc}") from None
+
+
+def _number(table: Mapping[str, Any], key: str, where: str) -> float:
+    value = table.get(key)
+    if not isinstance(value, int | float) or value < 0:
+        raise PolicyError(f"{where}.{key}: expected a non-negative number, got {value!r}")
+    return float(value)
+
+
+def _category(name: str, table: Mapping[str, Any]) -> CategoryPolicy:
+    where = f"categories.{name}"
+    action = table.get("account_action")
+    if action not in (None, "none", ActionKind.SUSPEND.value):
+        raise PolicyError(f"{where}.account_action: only 'suspend' or 'none' are known")
+    severity = _number(table, "severity", where)
+    if severity <= 0:
+        raise PolicyError(f"{where}.severity: must be above zero")
+    return CategoryPolicy(
+        severity=severity,
+        restrict_first=bool(table.get("restrict_first", False)),
+        restrict_first_relations=_enum_set(
+            table.get("restrict_first_relations", []), Relation, f"{where}.restrict_first_relations"
+        ),
+        two_person_dismissal=bool(table.get("two_person_dismissal", False)),
+        specialist_only=bool(table.get("specialist_only", False)),
+        account_action=ActionKind.SUSPEND if action == ActionKind.SUSPEND.value else None,
+        policy_reference=str(table.get("policy_reference", name)),
+    )
+
+
+def _deadline_rule(index: int, table: Mapping[str, Any]) -> DeadlineRule:
+    where = f"deadline_rules[{index}]"
+    relations = table.get("relations")
+    return DeadlineRule(
+        name=str(table.get("name", where)),
+        categories=_enum_set(table.get("categories"), Category, f"{where}.categories"),
+        relations=None if relations is None
+        else _enum_set(relations, Relation, f"{where}.relations"),
+        within=parse_duration(table.get("within", ""), f"{where}.within"),
+    )
+
+
+def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
+    """Validate a parsed policy file. Every category must be configured."""
+    raw_categories = data.get("categories", {})
+    unknown = set(raw_categories) - {c.value for c in Category}
+    if unknown:
+        raise PolicyError(f"categories: unknown {sorted(unknown)}")
+    missing = {c.value for c in Category} - set(raw_categories)
+    if missing:
+        raise PolicyError(f"categories: missing {sorted(missing)}")
+    categories = {Category(k): _category(k, v) for k, v in raw_categories.items()}
+
+    cred = data.get("credibility", {})
+    weights = cred.get("relation_weight", {})
+    missing_rel = {r.value for r in Relation} - set(weights)
+    if missing_rel:
+        raise PolicyError(f"credibility.relation_weight: missing {sorted(missing_rel)}")
+    credibility = Credibility(
+        relation_weight={
+            Relation(k): _number(weights, k, "credibility.relation_weight") for k in weights
+        },
+        case_number_bonus=_number(cred, "case_number_bonus", "credibility"),
+        minor_bonus=_number(cred, "minor_bonus", "credibility"),
+        hash_match_bonus=_number(cred, "hash_match_bonus", "credibility"),
+        per_additional_reporter=_number(cred, "per_additional_reporter", "credibility"),
+        per_additional_report=_number(cred, "per_additional_report", "credibility"),
+    )
+    if credibility.per_additional_report <= 0:
+        raise PolicyError("credibility.per_additional_report: must be above zero, "
+                          "or a repeated report would not raise a case's priority")
+    reach = data.get("reach", {})
+    return Policy(
+        categories=categories,
+        deadline_rules=tuple(
+            _deadline_rule(i, r) for i, r in enumerate(data.get("deadline_rules", []))
+        ),
+        default_deadline=parse_duration(data.get("default_deadline", ""), "default_deadline"),
+        credibility=credibility,
+        reach=ReachWeights(
+            views=_number(reach, "views", "reach"),
+            shares=_number(reach, "shares", "reach"),
+            growth=_number(reach, "growth", "reach"),
+        ),
+    )

@@ -1,0 +1,76 @@
+"""The words every other part of takedown shares."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """What a report says is wrong with the content."""
+
+    CHILD_SEXUAL_ABUSE = "child_sexual_abuse"
+    NON_CONSENSUAL_INTIMATE_IMAGERY = "non_consensual_intimate_imagery"
+    OTHER_ILLEGAL = "other_illegal"
+    TERMS_VIOLATION = "terms_violation"
+
+
+class Relation(StrEnum):
+    """The reporter's relation to the content."""
+
+    DEPICTED_PERSON = "depicted_person"
+    PARENT_GUARDIAN = "parent_guardian"
+    LAW_ENFORCEMENT = "law_enforcement"
+    TRUSTED_FLAGGER = "trusted_flagger"
+    OTHER_USER = "other_user"
+
+
+class Role(StrEnum):
+    MODERATOR = "moderator"
+    CHILD_SAFETY_SPECIALIST = "child_safety_specialist"
+    LIAISON = "liaison"
+    ADMIN = "admin"
+
+
+class ActionKind(StrEnum):
+    """What takedown asks the platform to do."""
+
+    RESTRICT = "restrict"
+    REMOVE = "remove"
+    RESTORE = "restore"
+    SUSPEND = "suspend"
+
+
+class Outcome(StrEnum):
+    VIOLATION = "violation"
+    NO_VIOLATION = "no_violation"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    AWAITING_SECOND_REVIEW = "awaiting_second_review"
+    CLOSED_VIOLATION = "closed_violation"
+    CLOSED_NO_VIOLATION = "closed_no_violation"
+
+    @property
+    def is_closed(self) -> bool:
+        return self in (CaseStatus.CLOSED_VIOLATION, CaseStatus.CLOSED_NO_VIOLATION)
+
+
+class ModerationState(StrEnum):
+    """takedown's view of one content item on the platform."""
+
+    VISIBLE = "visible"
+    RESTRICTED = "restricted"
+    REMOVED = "removed"
+
+
+class ScreeningVerdict(StrEnum):
+    """The content API's answer to a registration."""
+
+    ALLOW = "allow"
+    RESTRICT = "restrict"
+    BLOCK = "block"
+
+
+# Roles that may act on child-safety cases. Admins hold every right.
+CHILD_SAFETY_ROLES = frozenset({Role.CHILD_SAFETY_SPECIALIST, Role.ADMIN})

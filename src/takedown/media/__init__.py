@@ -1,0 +1,1 @@
+"""Media: hashing under registered signal types, storage, fetching with limits."""

@@ -1,0 +1,47 @@
+"""Turn what a platform sent (bytes or a URL) into stored, hashed media."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from takedown.errors import Invalid, TooLarge
+from takedown.media.fetch import FetchError, fetch_media
+from takedown.media.signals import compute_signals
+from takedown.media.storage import MediaStore, sniff_mime
+from takedown.platform.content import PreparedMedia
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    data: bytes | None = None
+    url: str | None = None
+
+
+def prepare_media(inputs: list[MediaInput], store: MediaStore, *, max_bytes: int,
+                  timeout_s: float) -> list[PreparedMedia]:
+    prepared = []
+    for index, item in enumerate(inputs):
+        data = _bytes_of(index, item, max_bytes, timeout_s)
+        if not data:
+            raise Invalid(f"media[{index}] is empty", code="empty_media",
+                          fields=[{"field": f"media[{index}]", "message": "no bytes"}])
+        mime = sniff_mime(data)
+        sha256 = store.put(data)
+        prepared.append(PreparedMedia(sha256, len(data), mime, compute_signals(data, mime)))
+    return prepared
+
+
+def _bytes_of(index: int, item: MediaInput, max_bytes: int, timeout_s: float) -> bytes:
+    if item.data is not None:
+        if len(item.data) > max_bytes:
+            raise TooLarge(f"media[{index}] is {len(item.data)} bytes; the limit is {max_bytes}",
+                           code="media_too_large")
+        return item.data
+    assert item.url is not None  # the API schema requires one of data and url
+    try:
+        return fetch_media(item.url, max_bytes=max_bytes, timeout_s=timeout_s)
+    except FetchError as exc:
+        code = "media_too_large" if "limit" in str(exc) else "media_fetch_failed"
+        error = TooLarge if code == "media_too_large" else Invalid
+        raise error(f"media[{index}].url: {exc}", code=code,
+                    fields=[{"field": f"media[{index}].url", "message": str(exc)}]) from None

@@ -1,0 +1,217 @@
+"""Content in: registration (with exact hashes and screening) and reach updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.banks import bank_hits
+from takedown.cases.casebook import CaseBook
+from takedown.cases.graph import ContentGraph, chunks
+from takedown.cases.intake import reach_event
+from takedown.clock import utcnow
+from takedown.domain.policy import Policy
+from takedown.domain.vocabulary import ActionKind, CaseStatus, ModerationState, ScreeningVerdict
+from takedown.errors import Invalid
+from takedown.media.signals import Signal
+from takedown.platform.actions import ActionLedger, content_action
+from takedown.store.tables import (
+    CaseContentRow,
+    CaseRow,
+    ContentMediaRow,
+    ContentRow,
+    MediaRow,
+    PlatformRow,
+    SignalRow,
+)
+
+
+@dataclass(frozen=True)
+class PreparedMedia:
+    """A media file already fetched, checked, stored and hashed (outside any transaction)."""
+
+    sha256: str
+    size: int
+    mime: str | None
+    signals: list[Signal]
+
+
+@dataclass(frozen=True)
+class ContentSubmission:
+    content_id: str
+    author_id: str
+    created_at: datetime
+    text: str = ""
+    url: str | None = None
+    repost_of: str | None = None
+    quote_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    content_id: str
+    verdict: ScreeningVerdict
+    case_id: int | None
+    reason: str | None
+    created: bool
+    media: list[PreparedMedia] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReachUpdate:
+    content_id: str
+    views: int
+    shares: int
+    observed_at: datetime
+
+
+_VERDICT_OF_STATE = {
+    ModerationState.VISIBLE.value: ScreeningVerdict.ALLOW,
+    ModerationState.RESTRICTED.value: ScreeningVerdict.RESTRICT,
+    ModerationState.REMOVED.value: ScreeningVerdict.BLOCK,
+}
+
+
+class ContentRegistry:
+    def __init__(self, session: Session, policy: Policy) -> None:
+        self.session = session
+        self.policy = policy
+        self.graph = ContentGraph(session)
+        self.ledger = ActionLedger(session)
+        self.book = CaseBook(session, policy)
+
+    def find(self, platform: PlatformRow, content_id: str) -> ContentRow | None:
+        return self.session.scalar(select(ContentRow).where(
+            ContentRow.platform_id == platform.id, ContentRow.external_id == content_id))
+
+    def register(self, platform: PlatformRow, sub: ContentSubmission,
+                 media: list[PreparedMedia]) -> Registration:
+        existing = self.find(platform, sub.content_id)
+        if existing is not None:  # a retry: the first registration stands
+            return Registration(sub.content_id, _VERDICT_OF_STATE[existing.moderation_state],
+                                existing.moderation_case_id, "already registered", False, media)
+        parent, kind = self._parent(platform, sub)
+        now = utcnow()
+        row = ContentRow(
+            platform_id=platform.id, external_id=sub.content_id, author_id=sub.author_id,
+            url=sub.url, text=sub.text, created_at=sub.created_at, registered_at=now,
+            parent_id=parent.id if parent else None, parent_kind=kind, views=0, shares=0,
+            views_per_hour=0.0, moderation_state=ModerationState.VISIBLE.value)
+        self.session.add(row)
+        self.session.flush()
+        media_ids = [self._media(m).id for m in media]
+        self.session.add_all(ContentMediaRow(content_id=row.id, media_id=m)
+                             for m in dict.fromkeys(media_ids))
+        self.session.flush()
+        verdict, case_id, reason = self._screen(row, parent, media_ids)
+        return Registration(sub.content_id, verdict, case_id, reason, True, media)
+
+    def _parent(self, platform: PlatformRow,
+                sub: ContentSubmission) -> tuple[ContentRow | None, str | None]:
+        if sub.repost_of and sub.quote_of:
+            raise Invalid("an item reposts or quotes one item, not both", code="invalid_parent",
+                          fields=[{"field": "quote_of", "message": "set only one of "
+                                   "repost_of and quote_of"}])
+        parent_id, kind = (sub.repost_of, "repost") if sub.repost_of else (sub.quote_of, "quote")
+        if parent_id is None:
+            return None, None
+        parent = self.find(platform, parent_id)
+        if parent is None:
+            field_name = "repost_of" if kind == "repost" else "quote_of"
+            raise Invalid(f"{field_name} names content {parent_id!r} that is not registered; "
+                          "register the original first", code="unknown_parent",
+                          fields=[{"field": field_name, "message": "unknown content id"}])
+        return parent, kind
+
+    def _media(self, media: PreparedMedia) -> MediaRow:
+        row = self.session.scalar(select(MediaRow).where(MediaRow.sha256 == media.sha256))
+        if row is not None:
+            return row
+        row = MediaRow(sha256=media.sha256, size=media.size, mime=media.mime,
+                       created_at=utcnow())
+        self.session.add(row)
+        self.session.flush()
+        self.session.add_all(SignalRow(media_id=row.id, signal_type=s.signal_type,
+                                       value=s.value, quality=s.quality) for s in media.signals)
+        return row
+
+    def _screen(self, row: ContentRow, parent: ContentRow | None,
+                media_ids: list[int]) -> tuple[ScreeningVerdict, int | None, str | None]:
+        """Block media a bank holds and reposts of removed content; restrict copies of
+        content that is restricted pending review; allow the rest."""
+        hits = bank_hits(self.session, media_ids)
+        if hits:
+            hit = hits[0]
+            reason = f"media matches the {hit.bank!r} hash bank"
+            return self._act(row, ScreeningVerdict.BLOCK, hit.case_id, reason)
+        if parent is not None and parent.moderation_state != ModerationState.VISIBLE.value:
+            verdict = _VERDICT_OF_STATE[parent.moderation_state]
+            reason = f"{row.parent_kind}s content that is {parent.moderation_state}"
+            return self._act(row, verdict, parent.moderation_case_id, reason)
+        for carrier in self.graph.rows(self.graph.carriers(media_ids) - {row.id}):
+            if carrier.moderation_state == ModerationState.RESTRICTED.value:
+                reason = "media is restricted pending review"
+                return self._act(row, ScreeningVerdict.RESTRICT, carrier.moderation_case_id,
+                                 reason)
+        return ScreeningVerdict.ALLOW, None, None
+
+    def _act(self, row: ContentRow, verdict: ScreeningVerdict, case_id: int | None,
+             reason: str) -> tuple[ScreeningVerdict, int | None, str | None]:
+        kind = ActionKind.REMOVE if verdict is ScreeningVerdict.BLOCK else ActionKind.RESTRICT
+        case = self.session.get(CaseRow, case_id) if case_id else None
+        self.ledger.request([content_action(
+            kind, row, step="screening", case_id=case_id, reason=reason,
+            category=case.category if case else None,
+            priority=case.priority if case else 0.0)])
+        return verdict, case_id, reason
+
+    def update_reach(self, platform: PlatformRow,
+                     updates: list[ReachUpdate]) -> tuple[int, list[str]]:
+        """Store reach counters; record a reach event on each open case whose reach
+        moved to another tier. Returns (items updated, unknown content ids)."""
+        by_id = {u.content_id: u for u in updates}
+        rows: dict[str, ContentRow] = {}
+        for batch in chunks(list(by_id)):
+            rows.update((r.external_id, r) for r in self.session.scalars(
+                select(ContentRow).where(ContentRow.platform_id == platform.id,
+                                         ContentRow.external_id.in_(batch))))
+        changed = [rows[cid] for cid, u in by_id.items() if cid in rows and _observe(rows[cid], u)]
+        self.session.flush()
+        for case_id in self._open_cases_about([r.id for r in changed]):
+            state = self.book.state(case_id)
+            cluster = self.graph.case_cluster(case_id)
+            events = reach_event(state, self.graph.reach(cluster))
+            if events:
+                self.book.append(case_id, events)
+        return len(changed), sorted(set(by_id) - set(rows))
+
+    def _open_cases_about(self, content_ids: list[int]) -> set[int]:
+        open_statuses = [s.value for s in CaseStatus if not s.is_closed]
+        if not content_ids or not self.session.scalar(
+                select(CaseRow.id).where(CaseRow.status.in_(open_statuses)).limit(1)):
+            return set()
+        # Reposts reach their case through their ancestors; copies through their media.
+        related = self.graph.ancestors_or_self(content_ids)
+        related |= self.graph.ancestors_or_self(
+            self.graph.carriers(self.graph.media_of(related)))
+        cases: set[int] = set()
+        for batch in chunks(related):
+            cases.update(self.session.scalars(
+                select(CaseContentRow.case_id).join(CaseRow)
+                .where(CaseContentRow.content_id.in_(batch), CaseRow.status.in_(open_statuses))))
+        return cases
+
+
+def _observe(row: ContentRow, update: ReachUpdate) -> bool:
+    """Apply one reach observation; stale (older) observations are ignored."""
+    previous = row.reach_observed_at
+    if previous is not None and update.observed_at <= previous:
+        return False
+    if previous is not None:
+        hours = (update.observed_at - previous).total_seconds() / 3600
+        row.views_per_hour = max(0, update.views - row.views) / hours
+    row.views, row.shares, row.reach_observed_at = update.views, update.shares, update.observed_at
+    return True

@@ -1,0 +1,54 @@
+"""Wire the demo platform to takedown: register it once, remember its secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+from takedown import access
+from takedown.domain.vocabulary import Role
+from takedown.errors import Conflict
+from takedown.platform.demo.app import DemoPlatform
+from takedown.system import Takedown
+
+DEMO_PLATFORM = "demo"
+# Reviewers the demo creates: two specialists (a dismissal needs two) and a moderator.
+DEMO_REVIEWERS = {
+    "specialist-ana": Role.CHILD_SAFETY_SPECIALIST,
+    "specialist-ben": Role.CHILD_SAFETY_SPECIALIST,
+    "moderator-max": Role.MODERATOR,
+}
+
+
+def demo_platform(system: Takedown, public_url: str) -> tuple[DemoPlatform, dict[str, str]]:
+    """The demo platform and the demo reviewers' tokens, created on first use and kept
+    in the data directory (readable by its owner only) for later runs."""
+    path = system.settings.data_dir / "demo-credentials.json"
+    if path.exists():
+        creds = json.loads(path.read_text())
+    else:
+        creds = {"api_key": "tdp_" + secrets.token_urlsafe(32),
+                 "webhook_secret": "whsec_" + secrets.token_urlsafe(32),
+                 "reviewers": {n: "tdu_" + secrets.token_urlsafe(32) for n in DEMO_REVIEWERS}}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(creds, handle)
+    webhook = f"{public_url}/demo/webhooks/takedown"
+    with system.db.transaction() as s:
+        if access.platform_exists(s, DEMO_PLATFORM):
+            access.set_webhook_url(s, DEMO_PLATFORM, webhook)
+        else:
+            access.add_platform(s, DEMO_PLATFORM, webhook, api_key=creds["api_key"],
+                                webhook_secret=creds["webhook_secret"])
+        for name, role in DEMO_REVIEWERS.items():
+            try:
+                with s.begin_nested():
+                    access.add_user(s, name, role, creds["reviewers"][name])
+            except Conflict:
+                pass  # created on an earlier run
+    platform = DemoPlatform(system.settings.data_dir, api_key=creds["api_key"],
+                            webhook_secret=creds["webhook_secret"], takedown_url=public_url,
+                            public_url=public_url)
+    return platform, dict(creds["reviewers"])

@@ -1,0 +1,274 @@
+"""`takedown demo`: the case in DEVELOPERS.md, replayed against a running takedown.
+
+An original post with (harmless, generated) media spreads: 2,223 reposts, some of
+reposts, a few quotes, exact re-uploads by other accounts, views accruing towards
+167,000. The boy reports it; his mother reports it twice with police case numbers;
+a child-safety specialist decides. The platform's clock is compressed (views accrue
+in simulated time), but after the first report each simulated half hour of views is
+applied only after `tick_s` real seconds, whatever takedown has done by then: views
+that accrue before takedown hides the content are counted, not waited away. The two
+`_s` figures are real seconds of takedown's work, from the HTTP request to the last
+webhook the demo platform acknowledged.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from takedown.platform.demo.app import DemoPlatform, PostIn
+
+START = datetime(2020, 1, 20, tzinfo=UTC)
+FIRST_REPORT_HOUR = 48.0
+HORIZON_HOURS = 216.0  # nine days: when the real videos finally came down
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    reposts: int = 2223
+    reuploads: int = 6
+    quotes: int = 40
+    benign: int = 30
+    counterfactual_views: int = 167_000
+    tick_s: float = 2.0
+    settle_timeout_s: float = 120.0
+
+
+@dataclass
+class Post:
+    id: str
+    author: str
+    hour: float
+    seed: int | None = None
+    repost_of: str | None = None
+    quote_of: str | None = None
+    weight: float = 1.0
+
+
+def cumulative_views(hour: float, total: int) -> float:
+    """Views the copies would have had by `hour` without takedown: slow, then viral."""
+    return total * min(1.0, hour / HORIZON_HOURS) ** 2
+
+
+def apportion(total: float, weights: dict[str, float]) -> dict[str, int]:
+    """Whole views per post, proportional to weight, summing to round(total): largest
+    remainders get the leftover views, so small shares are not rounded away."""
+    whole = round(total)
+    scale = sum(weights.values())
+    exact = {k: whole * w / scale for k, w in weights.items()}
+    shares = {k: int(v) for k, v in exact.items()}
+    leftover = whole - sum(shares.values())
+    for key in sorted(exact, key=lambda k: exact[k] - shares[k], reverse=True)[:leftover]:
+        shares[key] += 1
+    return shares
+
+
+class SeedCase:
+    def __init__(self, base_url: str, demo: DemoPlatform, tokens: dict[str, str],
+                 config: ScenarioConfig, say: Callable[[str], None]) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+        self.demo = demo
+        self.specialist = {"Authorization": f"Bearer {tokens['specialist-ana']}"}
+        self.config = config
+        self.say = say
+        self.rng = random.Random(2020)
+        self.copies: list[Post] = []
+        self.benign: list[Post] = []
+        self.result: dict[str, Any] = {}
+
+    # --- the story ---------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        self._spread()
+        views_before = self._accrue(0.0, FIRST_REPORT_HOUR, step=6.0)
+        self._unrelated_reports()
+        self.result["views_before_first_report"] = views_before
+        self.say(f"day 2, 00:00  {len(self.copies)} copies online, {views_before:,} views")
+        after = self._reports_and_decision()
+        after += self._accrue(FIRST_REPORT_HOUR + 2.0, HORIZON_HOURS, step=12.0)
+        self.result["views_after_first_report"] = after
+        self._blocked_reuploads()
+        self._tally()
+        return self.result
+
+    def _spread(self) -> None:
+        rng, cfg = self.rng, self.config
+        original = Post("orig", "acct-trafficker", 0.0, seed=1, weight=400.0)
+        reuploads = [Post(f"reupload-{i}", f"acct-uploader-{i}", 4.0 + 6 * i, seed=1,
+                          weight=60.0) for i in range(cfg.reuploads)]
+        sources = [original, *reuploads]
+        reposts: list[Post] = []
+        for n in range(cfg.reposts):
+            hour = 1.0 + 46.0 * n / cfg.reposts
+            pool = [p for p in sources if p.hour < hour] or [original]
+            parent = rng.choice(reposts[-300:]) if reposts and rng.random() < 0.2 else \
+                rng.choice(pool)
+            reposts.append(Post(f"repost-{n}", f"acct-{rng.randrange(100_000)}", hour,
+                                repost_of=parent.id))
+        quotes = [Post(f"quote-{i}", f"acct-q{i}", 2.0 + i, quote_of="orig")
+                  for i in range(cfg.quotes)]
+        self.copies = sorted([original, *reuploads, *reposts, *quotes], key=lambda p: p.hour)
+        self.benign = [Post(f"benign-{i}", f"acct-b{i}", 0.5 * i, seed=1000 + i, weight=5.0)
+                       for i in range(cfg.benign)]
+        everything = sorted(self.copies + self.benign, key=lambda p: p.hour)
+        for start in range(0, len(everything), 500):
+            batch = [PostIn(id=p.id, author=p.author, text=f"post {p.id}", image_seed=p.seed,
+                            repost_of=p.repost_of, quote_of=p.quote_of,
+                            created_at=START + timedelta(hours=p.hour))
+                     for p in everything[start:start + 500]]
+            self.demo.create_posts(batch)
+        self.say(f"day 0        'orig' posted; {cfg.reposts:,} reposts, {cfg.quotes} quotes and "
+                 f"{cfg.reuploads} exact re-uploads follow over two days")
+
+    def _accrue(self, start: float, end: float, step: float) -> int:
+        """Views for the copies between two simulated hours; returns those applied."""
+        applied, hour = 0, start
+        while hour < end - 1e-9:
+            nxt = min(end, hour + step)
+            applied += self._tick(hour, nxt)
+            hour = nxt
+        return applied
+
+    def _tick(self, start: float, end: float) -> int:
+        total = cumulative_views(end, self.config.counterfactual_views) - \
+            cumulative_views(start, self.config.counterfactual_views)
+        live = [p for p in self.copies if p.hour < end]
+        deltas = apportion(total, {p.id: p.weight for p in live})
+        at = START + timedelta(hours=end)
+        self.demo.add_views({p.id: 3 for p in self.benign}, at)
+        return self.demo.add_views({k: v for k, v in deltas.items() if v > 0}, at)
+
+    def _unrelated_reports(self) -> None:
+        """Other cases in the queue, so that the seed case has to rise above them."""
+        for post, category in (("benign-3", "terms_violation"), ("benign-5", "other_illegal"),
+                               ("benign-7", "terms_violation")):
+            self._report({"content_ids": [post], "category": category,
+                          "reporter_relation": "other_user", "text": "looks like spam"})
+
+    def _reports_and_decision(self) -> int:
+        boy = {"urls": [f"{self.demo.public_url}/demo/posts/repost-17"],
+               "category": "child_sexual_abuse", "reporter_relation": "depicted_person",
+               "depicted_minor": True, "age_at_time": 13, "age_now": 16,
+               "contact_email": "boy@example.org",
+               "text": "These videos of me were made when I was 13. Traffickers forced me."}
+        mother = {"content_ids": ["orig"], "category": "child_sexual_abuse",
+                  "reporter_relation": "parent_guardian", "depicted_minor": True,
+                  "age_at_time": 13, "age_now": 16, "contact_email": "mother@example.org",
+                  "case_numbers": ["PD-2020-011723"],
+                  "text": "This is my son. The police are investigating."}
+        views = 0
+        started = time.monotonic()
+        wall = time.time()
+        self._report(boy)
+        views += self._paced_tick(started, FIRST_REPORT_HOUR)
+        hidden_at = self._settled("hidden", wall)
+        self.result["first_report_to_hidden_s"] = round(hidden_at - wall, 3)
+        self._note_priority("day 2, 00:00  the boy reports a repost; content hidden",
+                            hidden_at - wall)
+        for n, numbers in enumerate((["PD-2020-011723"], ["PD-2020-011723", "FBI-2020-77"])):
+            started = time.monotonic()
+            self._report(mother | {"case_numbers": numbers})
+            views += self._paced_tick(started, FIRST_REPORT_HOUR + 0.5 * (n + 1))
+            when = "day 2, 00:30  his mother reports" if n == 0 else \
+                "day 2, 01:00  his mother reports again"
+            self._note_priority(f"{when} with case numbers {', '.join(numbers)}", None)
+        started = time.monotonic()
+        wall = time.time()
+        decided = self.http.post(f"/v1/cases/{self.result['case_id']}/decisions",
+                                 headers=self.specialist,
+                                 json={"outcome": "violation", "notes": "CSAM, victim aged 13"})
+        decided.raise_for_status()
+        views += self._paced_tick(started, FIRST_REPORT_HOUR + 1.5)
+        removed_at = self._settled("removed", wall)
+        self.result["decision_to_last_removal_s"] = round(removed_at - wall, 3)
+        self.say(f"day 2, 01:30  a specialist confirms: violation; every copy removed in "
+                 f"{removed_at - wall:.2f} s")
+        return views
+
+    def _paced_tick(self, started: float, hour: float) -> int:
+        """The platform's next half hour comes after tick_s real seconds, ready or not."""
+        time.sleep(max(0.0, started + self.config.tick_s - time.monotonic()))
+        return self._tick(hour, hour + 0.5)
+
+    def _settled(self, visibility: str, since: float) -> float:
+        """When the demo platform acknowledged the last action that made every copy
+        `visibility` (waiting for it, up to a limit)."""
+        ids = {p.id for p in self.copies}
+        deadline = time.monotonic() + self.config.settle_timeout_s
+        while time.monotonic() < deadline:
+            if all(p.visibility == visibility for p in self.demo.posts(sorted(ids))):
+                break
+            time.sleep(0.05)
+        kind = {"hidden": "restrict", "removed": "remove"}[visibility]
+        times = [a.received_at for a in self.demo.actions()
+                 if a.type == kind and a.target_id in ids and a.received_at >= since]
+        return max(times, default=float("nan"))
+
+    def _report(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post("/v1/reports", json=body)
+        response.raise_for_status()
+        receipt: dict[str, Any] = response.json()
+        return receipt
+
+    def _note_priority(self, line: str, seconds: float | None) -> None:
+        queue = self.http.get("/v1/cases", headers=self.specialist).json()
+        top = queue[0]
+        self.result.setdefault("case_id", top["id"])
+        self.result.setdefault("priorities", []).append(top["priority"])
+        self.result["top_of_queue"] = top["id"] == self.result["case_id"]
+        self.result["deadline_s"] = top["seconds_left"]
+        extra = f" in {seconds:.2f} s" if seconds is not None else ""
+        self.say(f"{line}{extra} — priority {top['priority']:.1f}, top of the queue of "
+                 f"{len(queue)}, {top['seconds_left'] // 60} min to the deadline")
+
+    def _blocked_reuploads(self) -> None:
+        attempts = [PostIn(id="reupload-late", author="acct-late", image_seed=1,
+                           created_at=START + timedelta(hours=51)),
+                    PostIn(id="repost-late", author="acct-late2", repost_of="orig",
+                           created_at=START + timedelta(hours=51))]
+        verdicts = [self.demo.create_post(p)["verdict"] for p in attempts]
+        self.result["reupload_attempts_blocked"] = verdicts.count("block")
+        self.say(f"day 2, 03:00  a re-upload and a repost are attempted: {', '.join(verdicts)}")
+
+    def _tally(self) -> None:
+        copies = {p.id for p in self.copies}
+        posts = self.demo.posts()
+        self.result["copies_total"] = len(copies)
+        self.result["copies_removed"] = sum(
+            1 for p in posts if p.id in copies and p.visibility == "removed")
+        self.result["copies_left_visible"] = sum(
+            1 for p in posts if p.id in copies and p.visibility in ("visible", "pending"))
+        benign = {p.id for p in self.benign}
+        self.result["benign_removed"] = sum(
+            1 for p in posts if p.id in benign and p.visibility != "visible")
+        suspended = [a for a in self.demo.actions() if a.type == "suspend"]
+        self.result["accounts_suspended"] = len(suspended)
+        self.result["counterfactual_views"] = self.config.counterfactual_views
+
+
+def run_seed_case(settings: Any, config: ScenarioConfig,
+                  say: Callable[[str], None]) -> dict[str, Any]:
+    """Start takedown with the demo platform on a free local port, and replay the case."""
+    from takedown.api.app import create_app
+    from takedown.platform.demo.bootstrap import demo_platform
+    from takedown.server import BackgroundServer, free_port
+    from takedown.system import Takedown
+
+    system = Takedown(settings)
+    try:
+        system.migrate()
+        port = free_port()
+        demo, tokens = demo_platform(system, f"http://127.0.0.1:{port}")
+        try:
+            with BackgroundServer(create_app(system, demo=demo), port) as server:
+                return SeedCase(server.url, demo, tokens, config, say).run()
+        finally:
+            demo.close()
+    finally:
+        system.close()

@@ -1,0 +1,247 @@
+"""Every table takedown keeps. Migrations in `migrations/` must match these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops the zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use takedown.clock.utcnow()")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        from datetime import UTC
+
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class PlatformRow(Base):
+    """A host platform: sends content, receives action webhooks."""
+
+    __tablename__ = "platforms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    webhook_url: Mapped[str] = mapped_column(String(2000))
+    webhook_secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class MediaRow(Base):
+    """One distinct media file, stored once by SHA-256."""
+
+    __tablename__ = "media"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # identity: same bytes, same row
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class SignalRow(Base):
+    """A hash of a media file under one registered signal type (see media.signals)."""
+
+    __tablename__ = "media_signals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    signal_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (
+        UniqueConstraint("media_id", "signal_type", "value"),
+        Index("ix_media_signals_type_value", "signal_type", "value"),
+    )
+
+
+class ContentRow(Base):
+    """One item on a platform: a post, repost, quote or upload."""
+
+    __tablename__ = "content"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    author_id: Mapped[str] = mapped_column(String(200), index=True)
+    url: Mapped[str | None] = mapped_column(String(2000), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    registered_at: Mapped[datetime]
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("content.id"), index=True)
+    parent_kind: Mapped[str | None] = mapped_column(String(10))  # 'repost' or 'quote'
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
+    shares: Mapped[int] = mapped_column(BigInteger, default=0)
+    views_per_hour: Mapped[float] = mapped_column(Float, default=0.0)
+    reach_observed_at: Mapped[datetime | None]
+    moderation_state: Mapped[str] = mapped_column(String(20), default="visible")
+    # The case whose action last set moderation_state: the reference a blocked
+    # re-upload or repost is answered with.
+    moderation_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    __table_args__ = (UniqueConstraint("platform_id", "external_id"),)
+
+
+class ContentMediaRow(Base):
+    __tablename__ = "content_media"
+    content_id: Mapped[int] = mapped_column(
+        ForeignKey("content.id", ondelete="CASCADE"), primary_key=True
+    )
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), primary_key=True, index=True)
+
+
+class CaseRow(Base):
+    """Projection of a case's event log, kept for queue queries. Never edited except
+    by appending an event and re-deriving it (see cases.casebook)."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    category: Mapped[str | None] = mapped_column(String(40))
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    deadline: Mapped[datetime | None]
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+    __table_args__ = (Index("ix_cases_queue", "status", "priority", "deadline"),)
+
+
+class CaseEventRow(Base):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]]
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+
+class CaseContentRow(Base):
+    """The items a case is about (reported items, and copies that joined it)."""
+
+    __tablename__ = "case_content"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    content_id: Mapped[int] = mapped_column(ForeignKey("content.id"), primary_key=True, index=True)
+
+
+class ReportRow(Base):
+    __tablename__ = "reports"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime]
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    category: Mapped[str] = mapped_column(String(40))
+    relation: Mapped[str] = mapped_column(String(30))
+    depicted_minor: Mapped[bool | None]
+    age_at_time: Mapped[int | None]
+    age_now: Mapped[int | None]
+    case_numbers: Mapped[list[Any]]
+    text: Mapped[str] = mapped_column(Text, default="")
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    reporter_key: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(35))
+    status_token_hash: Mapped[str] = mapped_column(String(64))
+    references: Mapped[list[Any]]  # every content id / URL named, resolved or not
+
+
+class ReportContentRow(Base):
+    __tablename__ = "report_content"
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), primary_key=True)
+    content_id: Mapped[int] = mapped_column(ForeignKey("content.id"), primary_key=True)
+
+
+class ActionRow(Base):
+    """One action for the platform, and the delivery state of its webhook.
+
+    The row is also the delivery queue: workers claim due rows with a lease.
+    """
+
+    __tablename__ = "actions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the action id sent out
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    target_type: Mapped[str] = mapped_column(String(20))  # 'content' or 'account'
+    target_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]]
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    __table_args__ = (Index("ix_actions_due", "status", "next_attempt_at"),)
+
+
+class BankEntryRow(Base):
+    """A hash in a named bank. A confirmed violation adds its media here."""
+
+    __tablename__ = "bank_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank: Mapped[str] = mapped_column(String(100))
+    signal_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    source: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime]
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    __table_args__ = (
+        UniqueConstraint("bank", "signal_type", "value"),
+        Index("ix_bank_entries_lookup", "signal_type", "value"),
+    )
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(40))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+class IdempotencyRow(Base):
+    """The stored answer to a request sent with an Idempotency-Key."""
+
+    __tablename__ = "idempotency_keys"
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

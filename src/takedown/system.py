@@ -1,0 +1,219 @@
+"""The takedown service, wired: one object that the API, the CLI and the demo call.
+
+Each method is one unit of work: it opens a transaction, calls the services,
+commits, and only then returns, so that nothing is acknowledged before it is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from takedown import access
+from takedown.cases import views
+from takedown.cases.decisions import DecisionDesk
+from takedown.cases.intake import ReportIntake, ReportSubmission
+from takedown.clock import utcnow
+from takedown.config import Settings, load_policy
+from takedown.domain.case import Reviewer
+from takedown.domain.vocabulary import CaseStatus, Category, Outcome, Role
+from takedown.errors import Conflict, NotFound
+from takedown.media.intake import MediaInput, prepare_media
+from takedown.media.storage import MediaStore
+from takedown.pipeline.delivery import ActionDeliverer
+from takedown.pipeline.worker import WorkerPool
+from takedown.platform.content import (
+    ContentRegistry,
+    ContentSubmission,
+    ReachUpdate,
+    Registration,
+)
+from takedown.store.db import Database
+from takedown.store.tables import ContentRow, IdempotencyRow, PlatformRow
+
+Handler = Callable[[Session], tuple[int, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class PlatformIdentity:
+    id: int
+    name: str
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Takedown:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.policy = load_policy(settings.policy_path)
+        self.db = Database(settings.effective_database_url)
+        self.media_store = MediaStore(settings.media_dir)
+        self.deliverer = ActionDeliverer(
+            self.db, batch=settings.webhook_batch, lease_s=settings.lease_s,
+            timeout_s=settings.webhook_timeout_s)
+        self.workers = WorkerPool(self.deliverer, settings.inprocess_workers,
+                                  settings.poll_interval_s)
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def migrate(self) -> None:
+        self.db.migrate()
+
+    def start_workers(self) -> None:
+        if self.workers.threads > 0:
+            self.workers.start()
+
+    def close(self) -> None:
+        self.workers.stop()
+        self.deliverer.close()
+        self.db.dispose()
+
+    # --- access ----------------------------------------------------------------
+
+    def platform_for_key(self, api_key: str | None) -> PlatformIdentity:
+        with self.db.transaction() as s:
+            row = access.platform_for_key(s, api_key)
+            return PlatformIdentity(row.id, row.name)
+
+    def reviewer_for_token(self, token: str | None) -> Reviewer:
+        with self.db.transaction() as s:
+            return access.reviewer_for_token(s, token)
+
+    def add_platform(self, name: str, webhook_url: str, **secrets: str) -> tuple[str, str]:
+        with self.db.transaction() as s:
+            return access.add_platform(s, name, webhook_url, **secrets)
+
+    def add_user(self, name: str, role: Role, token: str | None = None) -> str:
+        with self.db.transaction() as s:
+            return access.add_user(s, name, role, token)
+
+    # --- content ---------------------------------------------------------------
+
+    def register_content(self, platform: PlatformIdentity, sub: ContentSubmission,
+                         media: list[MediaInput]) -> Registration:
+        with self.db.transaction() as s:  # a retry of a known item needs no media work
+            row = s.get(PlatformRow, platform.id)
+            assert row is not None
+            if ContentRegistry(s, self.policy).find(row, sub.content_id) is not None:
+                return ContentRegistry(s, self.policy).register(row, sub, [])
+        prepared = prepare_media(media, self.media_store,
+                                 max_bytes=self.settings.max_media_bytes,
+                                 timeout_s=self.settings.fetch_timeout_s)
+        with self.db.transaction() as s:
+            row = s.get(PlatformRow, platform.id)
+            assert row is not None
+            result = ContentRegistry(s, self.policy).register(row, sub, prepared)
+        self.workers.wake()
+        return result
+
+    def content_state(self, platform: PlatformIdentity, content_id: str) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            row = s.scalar(select(ContentRow).where(ContentRow.platform_id == platform.id,
+                                                    ContentRow.external_id == content_id))
+            if row is None:
+                raise NotFound(f"no content {content_id!r} on this platform",
+                               code="unknown_content")
+            return {"content_id": row.external_id, "moderation_state": row.moderation_state,
+                    "case_id": row.moderation_case_id, "views": row.views, "shares": row.shares}
+
+    def update_reach(self, platform: PlatformIdentity,
+                     updates: list[ReachUpdate]) -> tuple[int, list[str]]:
+        with self.db.transaction() as s:
+            row = s.get(PlatformRow, platform.id)
+            assert row is not None
+            return ContentRegistry(s, self.policy).update_reach(row, updates)
+
+    # --- reports ---------------------------------------------------------------
+
+    def submit_report(self, sub: ReportSubmission, idempotency_key: str | None,
+                      payload: Any) -> tuple[int, dict[str, Any]]:
+        def handle(s: Session) -> tuple[int, dict[str, Any]]:
+            receipt = ReportIntake(s, self.policy).submit(sub)
+            return 202, {
+                "report_id": receipt.report_id, "status_token": receipt.status_token,
+                "received_at": receipt.received_at.isoformat(),
+                "references": [r.__dict__ for r in receipt.references]}
+
+        return self._idempotent("report", idempotency_key, payload, handle)
+
+    def report_status(self, report_id: str, token: str) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            return views.report_status(s, report_id, token)
+
+    # --- moderation ------------------------------------------------------------
+
+    def queue(self, reviewer: Reviewer, *, statuses: list[CaseStatus] | None,
+              category: Category | None, limit: int) -> list[dict[str, Any]]:
+        wanted = [s.value for s in (statuses or [s for s in CaseStatus if not s.is_closed])]
+        with self.db.transaction() as s:
+            rows = views.queue(s, statuses=wanted, category=category.value if category else None,
+                               limit=limit)
+        if reviewer.is_child_safety or reviewer.role is Role.LIAISON:
+            return rows
+        hidden = {c.value for c, p in self.policy.categories.items() if p.specialist_only}
+        return [r for r in rows if r["category"] not in hidden]
+
+    def case_detail(self, case_id: int, reviewer: Reviewer) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            DecisionDesk(s, self.policy).visible_state(case_id, reviewer)
+            return views.case_detail(s, case_id)
+
+    def decide(self, case_id: int, reviewer: Reviewer, outcome: Outcome, notes: str,
+               category: Category | None, idempotency_key: str | None,
+               payload: Any) -> tuple[int, dict[str, Any]]:
+        def handle(s: Session) -> tuple[int, dict[str, Any]]:
+            result = DecisionDesk(s, self.policy).decide(case_id, reviewer, outcome, notes,
+                                                         category)
+            return 200, {"case_id": case_id, "status": result.state.status.value,
+                         "appended": result.appended,
+                         "actions_requested": result.actions_requested}
+
+        return self._idempotent(f"decision:{case_id}:{reviewer.id}", idempotency_key,
+                                payload, handle)
+
+    def actions(self, *, case_id: int | None = None, platform_id: int | None = None,
+                status: str | None = None, limit: int = 100,
+                offset: int = 0) -> list[dict[str, Any]]:
+        with self.db.transaction() as s:
+            return views.actions(s, case_id=case_id, platform_id=platform_id, status=status,
+                                 limit=limit, offset=offset)
+
+    # --- idempotency -----------------------------------------------------------
+
+    def _idempotent(self, scope: str, key: str | None, payload: Any,
+                    handle: Handler) -> tuple[int, dict[str, Any]]:
+        """Run `handle` once per (scope, key): a retry gets the stored answer.
+        The answer is stored in the same transaction as the work it describes."""
+        fingerprint = request_hash(payload)
+        for _attempt in range(2):
+            try:
+                with self.db.transaction() as s:
+                    if key is not None:
+                        stored = s.get(IdempotencyRow, (scope, key))
+                        if stored is not None:
+                            if stored.request_hash != fingerprint:
+                                raise Conflict("this Idempotency-Key was used for a different "
+                                               "request", code="idempotency_key_reused")
+                            return stored.status_code, stored.response
+                    status, body = handle(s)
+                    if key is not None:
+                        s.add(IdempotencyRow(scope=scope, key=key, request_hash=fingerprint,
+                                             status_code=status, response=body,
+                                             created_at=utcnow()))
+                self.workers.wake()
+                return status, body
+            except IntegrityError:
+                if key is None:
+                    raise
+                # A concurrent request with the same key won; the loop replays its answer.
+        raise Conflict("a request with this Idempotency-Key is in progress",
+                       code="idempotency_in_progress")

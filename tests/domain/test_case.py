@@ -1,0 +1,137 @@
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from takedown.config import load_policy
+from takedown.domain.case import (
+    CaseEvent,
+    CaseState,
+    DecisionRefused,
+    EventType,
+    Reviewer,
+    decide,
+    fold,
+    may_view,
+    priority,
+)
+from takedown.domain.vocabulary import CaseStatus, Category, Outcome, Role
+
+POLICY = load_policy(None)
+T0 = datetime(2020, 1, 20, tzinfo=UTC)
+ANA = Reviewer("ana", Role.CHILD_SAFETY_SPECIALIST)
+BEN = Reviewer("ben", Role.CHILD_SAFETY_SPECIALIST)
+MAX = Reviewer("max", Role.MODERATOR)
+
+
+def reported(minutes: int = 0, *, category: str = "child_sexual_abuse",
+             relation: str = "other_user", reporter: str = "r1", minor: bool = False,
+             case_numbers: list[str] | None = None) -> CaseEvent:
+    return CaseEvent(EventType.REPORTED, T0 + timedelta(minutes=minutes), None, {
+        "report_id": f"rep-{minutes}-{reporter}", "category": category, "relation": relation,
+        "minor": minor, "case_numbers": case_numbers or [], "reporter_key": reporter})
+
+
+def event(kind: EventType, actor: str | None = None, **data: Any) -> CaseEvent:
+    return CaseEvent(kind, T0 + timedelta(hours=1), actor, data)
+
+
+def seed_reports() -> list[CaseEvent]:
+    """The boy, then his mother twice with case numbers."""
+    return [
+        reported(0, relation="depicted_person", reporter="boy", minor=True),
+        reported(30, relation="parent_guardian", reporter="mother", minor=True,
+                 case_numbers=["PD-1"]),
+        reported(60, relation="parent_guardian", reporter="mother", minor=True,
+                 case_numbers=["PD-1", "FBI-2"]),
+    ]
+
+
+def test_every_new_report_raises_the_seed_case_priority() -> None:
+    events = seed_reports()
+    values = [priority(fold(events[:n], POLICY), POLICY) for n in range(1, 4)]
+    assert values[0] < values[1] < values[2]
+
+
+def test_seed_case_outranks_a_viral_terms_case_and_a_plain_csam_report() -> None:
+    seed = priority(fold(seed_reports(), POLICY), POLICY)
+    viral_spam = fold([reported(category="terms_violation"),
+                       event(EventType.REACH_OBSERVED, views=10_000_000, shares=500_000,
+                             views_per_hour=100_000)], POLICY)
+    anonymous_csam = fold([reported()], POLICY)
+    assert seed > priority(viral_spam, POLICY)
+    assert seed > priority(anonymous_csam, POLICY)
+
+
+def test_reach_and_growth_raise_priority() -> None:
+    base = [reported(category="non_consensual_intimate_imagery")]
+    slow = fold([*base, event(EventType.REACH_OBSERVED, views=100, shares=0,
+                              views_per_hour=1.0)], POLICY)
+    fast = fold([*base, event(EventType.REACH_OBSERVED, views=100, shares=0,
+                              views_per_hour=5000.0)], POLICY)
+    assert priority(fast, POLICY) > priority(slow, POLICY) > priority(fold(base, POLICY),
+                                                                       POLICY)
+
+
+def test_hash_match_raises_priority() -> None:
+    plain = fold([reported()], POLICY)
+    matched = fold([reported(), event(EventType.HASH_MATCHED, bank="confirmed")], POLICY)
+    assert priority(matched, POLICY) > priority(plain, POLICY)
+
+
+def test_deadline_is_the_shortest_rule_of_any_report() -> None:
+    state = fold([reported(0), reported(10, relation="law_enforcement", reporter="police")],
+                 POLICY)
+    assert state.deadline == T0 + timedelta(minutes=10, hours=1)
+    assert fold([reported(0)], POLICY).deadline == T0 + timedelta(hours=4)
+
+
+def test_category_is_the_most_severe_reported() -> None:
+    state = fold([reported(category="terms_violation"), reported(5, reporter="x")], POLICY)
+    assert state.category is Category.CHILD_SEXUAL_ABUSE
+
+
+def test_child_safety_dismissal_needs_two_specialists() -> None:
+    state = fold(seed_reports(), POLICY)
+    proposal = decide(state, POLICY, ANA, Outcome.NO_VIOLATION, "looks adult")
+    assert [e.type for e in proposal] == [EventType.DISMISSAL_PROPOSED]
+    proposed = fold([*seed_reports(), event(EventType.DISMISSAL_PROPOSED, "ana")], POLICY)
+    assert proposed.status is CaseStatus.AWAITING_SECOND_REVIEW
+    with pytest.raises(DecisionRefused, match="second"):
+        decide(proposed, POLICY, ANA, Outcome.NO_VIOLATION, "again")
+    confirmed = decide(proposed, POLICY, BEN, Outcome.NO_VIOLATION, "agree")
+    assert confirmed[0].type is EventType.DECIDED
+    assert confirmed[0].data["reviewers"] == ["ana", "ben"]
+
+
+def test_a_moderator_cannot_see_or_decide_child_safety() -> None:
+    state = fold(seed_reports(), POLICY)
+    assert not may_view(state, POLICY, MAX)
+    assert may_view(state, POLICY, Reviewer("lee", Role.LIAISON))
+    with pytest.raises(DecisionRefused) as refused:
+        decide(state, POLICY, MAX, Outcome.VIOLATION, "")
+    assert refused.value.code == "forbidden"
+    with pytest.raises(DecisionRefused):
+        decide(state, POLICY, Reviewer("lee", Role.LIAISON), Outcome.VIOLATION, "")
+
+
+def test_other_categories_are_decided_by_one_moderator() -> None:
+    state = fold([reported(category="terms_violation")], POLICY)
+    events = decide(state, POLICY, MAX, Outcome.NO_VIOLATION, "fine")
+    assert events[0].type is EventType.DECIDED
+
+
+def test_decided_case_is_closed_and_a_reopen_restarts_it() -> None:
+    decided = [*seed_reports(), event(EventType.DECIDED, "ana", outcome="violation",
+                                      category="child_sexual_abuse", reviewers=["ana"])]
+    state = fold(decided, POLICY)
+    assert state.status is CaseStatus.CLOSED_VIOLATION and state.deadline is None
+    with pytest.raises(DecisionRefused):
+        decide(state, POLICY, BEN, Outcome.VIOLATION, "")
+    reopened = fold([*decided, event(EventType.REOPENED), reported(200, reporter="new")],
+                    POLICY)
+    assert reopened.status is CaseStatus.OPEN and reopened.deadline is not None
+
+
+def test_fold_of_nothing_is_an_empty_open_case() -> None:
+    assert fold([], POLICY) == CaseState()

@@ -1,0 +1,61 @@
+"""Small helpers for driving the API in tests."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from takedown.platform.demo.media import generated_image
+
+WHEN = "2020-01-20T10:00:00Z"
+
+
+def image_b64(seed: int) -> str:
+    return base64.b64encode(generated_image(seed)).decode()
+
+
+def register(client: TestClient, api: dict[str, str], content_id: str, *,
+             author: str | None = None, seed: int | None = None, repost_of: str | None = None,
+             quote_of: str | None = None, url: str | None = None,
+             expect: int | None = 201) -> dict[str, Any]:
+    body: dict[str, Any] = {"content_id": content_id, "author_id": author or f"a-{content_id}",
+                            "created_at": WHEN, "text": f"text of {content_id}"}
+    if seed is not None:
+        body["media"] = [{"data_base64": image_b64(seed)}]
+    if repost_of:
+        body["repost_of"] = repost_of
+    if quote_of:
+        body["quote_of"] = quote_of
+    if url:
+        body["url"] = url
+    response = client.post("/v1/content", json=body, headers=api)
+    if expect is not None:
+        assert response.status_code == expect, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def report(client: TestClient, *, content_ids: list[str] | None = None,
+           category: str = "child_sexual_abuse", relation: str = "other_user",
+           expect: int = 202, headers: dict[str, str] | None = None,
+           **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"content_ids": content_ids or [], "category": category,
+                            "reporter_relation": relation, **extra}
+    response = client.post("/v1/reports", json=body, headers=headers or {})
+    assert response.status_code == expect, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def only_case(client: TestClient, bearer: dict[str, str]) -> dict[str, Any]:
+    queue = client.get("/v1/cases", headers=bearer).json()
+    assert len(queue) == 1, queue
+    case: dict[str, Any] = queue[0]
+    return case
+
+
+def states(client: TestClient, api: dict[str, str], *ids: str) -> dict[str, str]:
+    return {i: client.get(f"/v1/content/{i}", headers=api).json()["moderation_state"]
+            for i in ids}
