@@ -4,6 +4,7 @@ PostgreSQL answers."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import uuid
@@ -22,7 +23,7 @@ from sqlalchemy import text
 from takedown.api.app import create_app
 from takedown.config import Settings
 from takedown.domain.vocabulary import Role
-from takedown.platform.webhooks import verify
+from takedown.platform.webhooks import SignatureError, verify
 from takedown.server import BackgroundServer, free_port
 from takedown.store.tables import Base
 from takedown.system import Takedown
@@ -122,13 +123,14 @@ def _receiver_server() -> Iterator[Receiver]:
     @app.post("/hook")
     async def hook(request: Request) -> JSONResponse:
         body = await request.body()
-        verify(receiver.secret, dict(request.headers), body)
+        try:
+            verify(receiver.secret, dict(request.headers), body)
+        except SignatureError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
         with receiver.lock:
             if receiver.fail_next > 0:
                 receiver.fail_next -= 1
                 return JSONResponse({"error": "try later"}, status_code=503)
-            import json
-
             receiver.batches.append(json.loads(body)["actions"])
         return JSONResponse({"ok": True})
 

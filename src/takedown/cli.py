@@ -57,10 +57,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 
         platform, tokens = demo_platform(system, public)
         seed_in_background(platform)
-        console.print(f"demo platform:  {public}/demo/")
+        console.print(f"demo platform:  {public}/demo/", soft_wrap=True)
         for name, token in tokens.items():
-            console.print(f"reviewer {name}: Authorization: Bearer {token}")
-    console.print(f"takedown API:   {public}/docs  (OpenAPI at {public}/openapi.json)")
+            console.print(f"reviewer {name}: Authorization: Bearer {token}", soft_wrap=True)
+    console.print(f"takedown API:   {public}/docs  (OpenAPI at {public}/openapi.json)",
+                  soft_wrap=True)
     uvicorn.run(create_app(system, demo=platform), host=host, port=port, log_level="info")
 
 
@@ -85,7 +86,7 @@ def platform_add(name: str, webhook_url: Annotated[str, typer.Option()]) -> None
     system = _system()
     key, secret = system.add_platform(name, webhook_url)
     system.close()
-    console.print(f"api key:        {key}\nwebhook secret: {secret}")
+    console.print(f"api key:        {key}\nwebhook secret: {secret}", soft_wrap=True)
 
 
 @user_app.command("add")
@@ -94,7 +95,7 @@ def user_add(name: str, role: Annotated[Role, typer.Option()]) -> None:
     system = _system()
     token = system.add_user(name, role)
     system.close()
-    console.print(f"token for {name} ({role.value}): {token}")
+    console.print(f"token for {name} ({role.value}): {token}", soft_wrap=True)
 
 
 @app.command()
