@@ -90,6 +90,7 @@ def system(settings: Settings) -> Iterator[Takedown]:
     system.migrate()
     if not system.db.is_sqlite:
         _empty_postgres(system)
+        system.migrate()  # puts the default banks back
     yield system
     system.close()
 

@@ -59,3 +59,25 @@ def only_case(client: TestClient, bearer: dict[str, str]) -> dict[str, Any]:
 def states(client: TestClient, api: dict[str, str], *ids: str) -> dict[str, str]:
     return {i: client.get(f"/v1/content/{i}", headers=api).json()["moderation_state"]
             for i in ids}
+
+
+def photo_jpeg(seed: int, size: tuple[int, int] = (1024, 768), quality: int = 88) -> bytes:
+    """A harmless photo-like JPEG: blurred colour noise and shapes."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    noise = (rng.random((max(1, height // 16), max(1, width // 16), 3)) * 255).astype(np.uint8)
+    image = Image.fromarray(noise).resize(size, Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(image)
+    for _ in range(30):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        r = int(rng.integers(10, max(11, width // 6)))
+        draw.ellipse([x, y, x + r, y + r], fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
+    image = image.filter(ImageFilter.GaussianBlur(1.5))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()

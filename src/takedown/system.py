@@ -17,14 +17,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from takedown import access
+from takedown.banks.service import BankBook
 from takedown.cases import views
 from takedown.cases.decisions import DecisionDesk
 from takedown.cases.intake import ReportIntake, ReportSubmission
+from takedown.cases.matches import Sweeper
 from takedown.clock import utcnow
 from takedown.config import Settings, load_policy
 from takedown.domain.case import Reviewer
 from takedown.domain.vocabulary import CaseStatus, Category, Outcome, Role
 from takedown.errors import Conflict, NotFound
+from takedown.index.live import Indexes
 from takedown.media.intake import MediaInput, prepare_media
 from takedown.media.storage import MediaStore
 from takedown.pipeline.delivery import ActionDeliverer
@@ -57,6 +60,7 @@ class Takedown:
         self.policy = load_policy(settings.policy_path)
         self.db = Database(settings.effective_database_url)
         self.media_store = MediaStore(settings.media_dir)
+        self.indexes = Indexes()
         self.deliverer = ActionDeliverer(
             self.db, batch=settings.webhook_batch, lease_s=settings.lease_s,
             timeout_s=settings.webhook_timeout_s)
@@ -67,6 +71,14 @@ class Takedown:
 
     def migrate(self) -> None:
         self.db.migrate()
+        with self.db.transaction() as s:
+            BankBook(s).ensure_defaults()
+
+    def sweeper(self, session: Session) -> Sweeper:
+        return Sweeper(session, self.indexes, self.media_store)
+
+    def registry(self, session: Session) -> ContentRegistry:
+        return ContentRegistry(session, self.policy, self.indexes, self.media_store)
 
     def start_workers(self) -> None:
         if self.workers.threads > 0:
@@ -103,15 +115,16 @@ class Takedown:
         with self.db.transaction() as s:  # a retry of a known item needs no media work
             row = s.get(PlatformRow, platform.id)
             assert row is not None
-            if ContentRegistry(s, self.policy).find(row, sub.content_id) is not None:
-                return ContentRegistry(s, self.policy).register(row, sub, [])
+            registry = self.registry(s)
+            if registry.find(row, sub.content_id) is not None:
+                return registry.register(row, sub, [])
         prepared = prepare_media(media, self.media_store,
                                  max_bytes=self.settings.max_media_bytes,
                                  timeout_s=self.settings.fetch_timeout_s)
         with self.db.transaction() as s:
             row = s.get(PlatformRow, platform.id)
             assert row is not None
-            result = ContentRegistry(s, self.policy).register(row, sub, prepared)
+            result = self.registry(s).register(row, sub, prepared)
         self.workers.wake()
         return result
 
@@ -130,14 +143,14 @@ class Takedown:
         with self.db.transaction() as s:
             row = s.get(PlatformRow, platform.id)
             assert row is not None
-            return ContentRegistry(s, self.policy).update_reach(row, updates)
+            return self.registry(s).update_reach(row, updates)
 
     # --- reports ---------------------------------------------------------------
 
     def submit_report(self, sub: ReportSubmission, idempotency_key: str | None,
                       payload: Any) -> tuple[int, dict[str, Any]]:
         def handle(s: Session) -> tuple[int, dict[str, Any]]:
-            receipt = ReportIntake(s, self.policy).submit(sub)
+            receipt = ReportIntake(s, self.policy, self.sweeper(s)).submit(sub)
             return 202, {
                 "report_id": receipt.report_id, "status_token": receipt.status_token,
                 "received_at": receipt.received_at.isoformat(),
@@ -171,8 +184,8 @@ class Takedown:
                category: Category | None, idempotency_key: str | None,
                payload: Any) -> tuple[int, dict[str, Any]]:
         def handle(s: Session) -> tuple[int, dict[str, Any]]:
-            result = DecisionDesk(s, self.policy).decide(case_id, reviewer, outcome, notes,
-                                                         category)
+            result = DecisionDesk(s, self.policy, self.sweeper(s)).decide(
+                case_id, reviewer, outcome, notes, category)
             return 200, {"case_id": case_id, "status": result.state.status.value,
                          "appended": result.appended,
                          "actions_requested": result.actions_requested}

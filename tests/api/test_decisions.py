@@ -82,7 +82,7 @@ def test_a_confirmed_violation_adds_the_media_to_the_confirmed_bank(
     decide(client, case["id"], keys.bearer("admin"), "violation")
     detail = client.get(f"/v1/cases/{case['id']}", headers=keys.bearer("admin")).json()
     actioned = next(e["data"] for e in detail["events"] if e["type"] == "actioned")
-    assert actioned["banked"] == 2  # sha256 and md5
+    assert actioned["banked"] == 3  # sha256, md5 and pdq
 
 
 def test_a_child_safety_dismissal_by_one_person_only_proposes_it(

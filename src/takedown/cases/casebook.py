@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from takedown.cases.graph import ContentGraph, chunks
 from takedown.clock import utcnow
 from takedown.domain.case import CaseEvent, CaseState, EventType, NewEvent, fold, priority
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import CaseStatus
 from takedown.errors import NotFound
-from takedown.store.tables import CaseEventRow, CaseRow
+from takedown.store.tables import CaseContentRow, CaseEventRow, CaseRow
 
 
 class CaseBook:
@@ -31,6 +32,24 @@ class CaseBook:
         self.session.add(row)
         self.session.flush()
         return row
+
+    def case_about(self, graph: ContentGraph, items: set[int]) -> int | None:
+        """The newest case about any copy of these items."""
+        newest = None
+        for batch in chunks(graph.cluster(items)):
+            found = self.session.scalar(select(func.max(CaseContentRow.case_id))
+                                        .where(CaseContentRow.content_id.in_(batch)))
+            if found is not None and (newest is None or found > newest):
+                newest = found
+        return newest
+
+    def link(self, graph: ContentGraph, case_id: int, items: set[int]) -> None:
+        """Make the case about these items too (by their origins)."""
+        origins = {graph.origin(i) for i in items}
+        known = graph.case_subjects(case_id)
+        self.session.add_all(CaseContentRow(case_id=case_id, content_id=o)
+                             for o in origins - known)
+        self.session.flush()
 
     def lock(self, case_id: int) -> CaseRow:
         """The case row, locked until commit, so concurrent appends queue up."""

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
+from takedown.cases.matches import Sweeper
 from takedown.domain.case import (
     CaseState,
     DecisionRefused,
@@ -31,11 +32,11 @@ class DecisionResult:
 
 
 class DecisionDesk:
-    def __init__(self, session: Session, policy: Policy) -> None:
+    def __init__(self, session: Session, policy: Policy, sweeper: Sweeper | None = None) -> None:
         self.policy = policy
         self.book = CaseBook(session, policy)
         self.ledger = ActionLedger(session)
-        self.enforcement = Enforcement(session, policy, self.book, self.ledger)
+        self.enforcement = Enforcement(session, policy, self.book, self.ledger, sweeper)
 
     def visible_state(self, case_id: int, reviewer: Reviewer) -> CaseState:
         self.book.lock(case_id)  # 404 for an unknown case before anything else

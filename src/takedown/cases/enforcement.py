@@ -1,48 +1,75 @@
 """What a case does to the platform: restrict pending review, remove every copy on a
-violation (and bank its media, and act on the uploaders), restore on a dismissal."""
+violation (and bank its media, and act on the uploaders), restore on a dismissal.
+
+"Every copy" is the exact cluster (the origin, its reposts and quotes, items carrying
+the same file, theirs) plus, where a sweeper is given, registered media that is
+perceptually the same (PDQ within the `confirmed` bank's distance, rotations and
+mirror images included; vPDQ by the 80% rule) and everything carrying it.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown.banks.service import CONFIRMED, BankBook
 from takedown.cases.casebook import CaseBook
 from takedown.cases.graph import ContentGraph, chunks
-from takedown.clock import utcnow
+from takedown.cases.matches import Sweeper
 from takedown.domain.case import CaseState, EventType, NewEvent, priority
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import ActionKind, ModerationState, Outcome
 from takedown.platform.actions import ActionLedger, account_action, content_action
-from takedown.store.tables import (
-    BankEntryRow,
-    ContentRow,
-    SignalRow,
-)
-
-CONFIRMED_BANK = "confirmed"
+from takedown.store.tables import ContentRow, SignalRow
 
 
 class Enforcement:
-    def __init__(self, session: Session, policy: Policy, book: CaseBook,
-                 ledger: ActionLedger) -> None:
+    def __init__(self, session: Session, policy: Policy, book: CaseBook, ledger: ActionLedger,
+                 sweeper: Sweeper | None = None) -> None:
         self.session = session
         self.policy = policy
         self.book = book
         self.ledger = ledger
+        self.sweeper = sweeper
         self.graph = ContentGraph(session)
 
-    def cluster_rows(self, case_id: int) -> list[ContentRow]:
-        return self.graph.rows(self.graph.case_cluster(case_id))
+    def case_items(self, case_id: int) -> tuple[list[ContentRow], set[int], int]:
+        """(rows of every copy, the media they are about, how many perceptual copies
+        joined the case now). Perceptual copies are linked to the case, so that its
+        page and later reports see them."""
+        items, media = self.graph.cluster_and_media(self.graph.case_subjects(case_id))
+        joined = 0
+        if self.sweeper is not None and media:
+            distance = BankBook(self.session).bank(CONFIRMED).pdq_distance
+            near = self.sweeper.near_media(media, distance)
+            new = self.graph.carriers(near) - items
+            if new:
+                joined = len(new)
+                self.book.link(self.graph, case_id, new)
+                items, media = self.graph.cluster_and_media(self.graph.case_subjects(case_id))
+        return self.graph.rows(items), media, joined
 
     def restrict(self, case_id: int, state: CaseState, step: str, reason: str) -> int:
         """Hide every visible copy at once, pending human review."""
-        visible = [r for r in self.cluster_rows(case_id)
-                   if r.moderation_state == ModerationState.VISIBLE.value]
+        rows, _, joined = self.case_items(case_id)
+        visible = [r for r in rows if r.moderation_state == ModerationState.VISIBLE.value]
         self._content_actions(ActionKind.RESTRICT, visible, case_id, state, step, reason)
         if visible:
-            self.book.append(case_id, [NewEvent(EventType.RESTRICTED,
-                                                {"items": len(visible), "reason": reason})])
+            self.book.append(case_id, [NewEvent(EventType.RESTRICTED, {
+                "items": len(visible), "perceptual_copies": joined, "reason": reason})])
         return len(visible)
+
+    def remove(self, case_id: int, state: CaseState, step: str, reason: str,
+               items: set[int]) -> int:
+        """Remove these items and every copy of them, before any human decision: for
+        banks whose hashes are already verified (NCMEC, confirmed cases)."""
+        rows = self.graph.rows(self.graph.cluster(items))
+        live = [r for r in rows if r.moderation_state != ModerationState.REMOVED.value]
+        self._content_actions(ActionKind.REMOVE, live, case_id, state, step, reason)
+        if live:
+            self.book.append(case_id, [NewEvent(EventType.ACTIONED, {
+                "removed": len(live), "reason": reason})])
+        return len(live)
 
     def carry_out(self, case_id: int, state: CaseState, step: str) -> None:
         """Act on a decision that was just appended."""
@@ -52,23 +79,22 @@ class Enforcement:
             self._lift_restriction(case_id, state, step)
 
     def _remove_every_copy(self, case_id: int, state: CaseState, step: str) -> None:
-        subjects = self.graph.case_subjects(case_id)
-        items, media = self.graph.cluster_and_media(subjects)
-        rows = self.graph.rows(items)
+        rows, media, joined = self.case_items(case_id)
         live = [r for r in rows if r.moderation_state != ModerationState.REMOVED.value]
         self._content_actions(ActionKind.REMOVE, live, case_id, state, step,
                               "confirmed violation")
         banked = self._bank_media(case_id, media, state)
         carriers = self.graph.carriers(media)
+        subjects = self.graph.case_subjects(case_id)
         # The accounts that uploaded the media; for text-only content, the authors.
         uploads = [r for r in rows if r.id in carriers] or [r for r in rows if r.id in subjects]
         suspended = self._act_on_uploaders(case_id, uploads, state, step)
         self.book.append(case_id, [NewEvent(EventType.ACTIONED, {
-            "removed": len(live), "copies": len(rows), "banked": banked,
-            "accounts_suspended": suspended})])
+            "removed": len(live), "copies": len(rows), "perceptual_copies": joined,
+            "banked": banked, "accounts_suspended": suspended})])
 
     def _lift_restriction(self, case_id: int, state: CaseState, step: str) -> None:
-        hidden = [r for r in self.cluster_rows(case_id)
+        hidden = [r for r in self.graph.rows(self.graph.case_cluster(case_id))
                   if r.moderation_state == ModerationState.RESTRICTED.value]
         self._content_actions(ActionKind.RESTORE, hidden, case_id, state, step,
                               "reviewed: no violation")
@@ -84,28 +110,19 @@ class Enforcement:
                            category=category, priority=urgency) for r in rows)
 
     def _bank_media(self, case_id: int, media: set[int], state: CaseState) -> int:
-        """Add every signal of the case's media to the 'confirmed' bank, so that the
-        same media is blocked when it is uploaded again."""
-        signals: set[tuple[str, str]] = set()
-        for batch in chunks(media):
-            signals.update((t, v) for t, v in self.session.execute(
-                select(SignalRow.signal_type, SignalRow.value)
-                .where(SignalRow.media_id.in_(batch))))
-        known: set[tuple[str, str]] = set()
-        for pairs in chunks(sorted(signals)):
-            known.update((t, v) for t, v in self.session.execute(
-                select(BankEntryRow.signal_type, BankEntryRow.value)
-                .where(BankEntryRow.bank == CONFIRMED_BANK,
-                       tuple_(BankEntryRow.signal_type, BankEntryRow.value).in_(pairs))))
-        now = utcnow()
+        """Every signal of the case's media goes into the 'confirmed' bank, so that the
+        same media, or a perceptual copy, is blocked when it is uploaded again."""
+        bank = BankBook(self.session)
         reviewers = ",".join(state.decided_by)
-        new = signals - known
-        self.session.add_all(
-            BankEntryRow(bank=CONFIRMED_BANK, signal_type=t, value=v, case_id=case_id,
-                         source=f"case {case_id}", added_by=reviewers, added_at=now,
-                         enabled=True)
-            for t, v in sorted(new))
-        return len(new)
+        added = 0
+        for batch in chunks(media):
+            for kind, value in self.session.execute(
+                    select(SignalRow.signal_type, SignalRow.value)
+                    .where(SignalRow.media_id.in_(batch))):
+                _, new = bank.add(CONFIRMED, kind, value, source=f"case {case_id}",
+                                  added_by=reviewers, case_id=case_id)
+                added += new
+        return added
 
     def _act_on_uploaders(self, case_id: int, uploads: list[ContentRow], state: CaseState,
                           step: str) -> int:
@@ -121,4 +138,3 @@ class Enforcement:
                            category=state.category.value, priority=priority(state, self.policy))
             for platform, author in accounts)
         return len(accounts)
-

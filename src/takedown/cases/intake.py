@@ -9,14 +9,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.access import digest
-from takedown.banks import bank_hits
+from takedown.banks.matching import stored_hits
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
-from takedown.cases.graph import ContentGraph, chunks
+from takedown.cases.graph import ContentGraph
+from takedown.cases.matches import Sweeper
 from takedown.clock import utcnow
 from takedown.domain.case import CaseState, EventType, NewEvent, reach_tier
 from takedown.domain.policy import Policy
@@ -24,7 +25,6 @@ from takedown.domain.vocabulary import CaseStatus, Category, ModerationState, Re
 from takedown.errors import NotFound
 from takedown.platform.actions import ActionLedger
 from takedown.store.tables import (
-    CaseContentRow,
     ContentRow,
     PlatformRow,
     ReportContentRow,
@@ -72,13 +72,13 @@ class ReportReceipt:
 
 
 class ReportIntake:
-    def __init__(self, session: Session, policy: Policy) -> None:
+    def __init__(self, session: Session, policy: Policy, sweeper: Sweeper | None = None) -> None:
         self.session = session
         self.policy = policy
         self.graph = ContentGraph(session)
         self.book = CaseBook(session, policy)
         self.ledger = ActionLedger(session)
-        self.enforcement = Enforcement(session, policy, self.book, self.ledger)
+        self.enforcement = Enforcement(session, policy, self.book, self.ledger, sweeper)
 
     def submit(self, sub: ReportSubmission) -> ReportReceipt:
         items, references = self._resolve(sub)
@@ -101,8 +101,7 @@ class ReportIntake:
             references=[r.__dict__ for r in references]))
         self.session.flush()  # rows below refer to it; no relationship() orders them for us
         self.session.add_all(ReportContentRow(report_id=report_id, content_id=i) for i in items)
-        self._link(case_id, items)
-        self.session.flush()
+        self.book.link(self.graph, case_id, items)
         state, seq = self._record(case_id, sub, report_id, items)
         self._restrict_first(case_id, state, seq, sub)
         return ReportReceipt(report_id, token, now, references)
@@ -124,25 +123,8 @@ class ReportIntake:
 
     def _case_for(self, items: set[int]) -> int:
         """The newest case about any copy of this content, or a new one."""
-        if items:
-            cluster = self.graph.cluster(items)
-            existing = None
-            for batch in chunks(cluster):
-                found = self.session.scalar(
-                    select(func.max(CaseContentRow.case_id))
-                    .where(CaseContentRow.content_id.in_(batch)))
-                if found is not None and (existing is None or found > existing):
-                    existing = found
-            if existing is not None:
-                return existing
-        return self.book.open().id
-
-    def _link(self, case_id: int, items: set[int]) -> None:
-        origins = {self.graph.origin(i) for i in items}
-        known = set(self.session.scalars(
-            select(CaseContentRow.content_id).where(CaseContentRow.case_id == case_id)))
-        self.session.add_all(CaseContentRow(case_id=case_id, content_id=o)
-                             for o in origins - known)
+        existing = self.book.case_about(self.graph, items) if items else None
+        return existing if existing is not None else self.book.open().id
 
     def _record(self, case_id: int, sub: ReportSubmission, report_id: str,
                 items: set[int]) -> tuple[CaseState, int]:
@@ -170,7 +152,7 @@ class ReportIntake:
     def _hash_match(self, state: CaseState, cluster: set[int]) -> list[NewEvent]:
         if state.hash_match:
             return []
-        hits = bank_hits(self.session, self.graph.media_of(cluster))
+        hits = stored_hits(self.session, self.graph.media_of(cluster))
         if not hits:
             return []
         hit = hits[0]

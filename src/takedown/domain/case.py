@@ -104,6 +104,22 @@ def _on_reported(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         state.deadline, state.deadline_rule = due, rule
 
 
+def _on_hash_matched(state: CaseState, event: CaseEvent, policy: Policy) -> None:
+    """A bank match opens or strengthens a case like a report from a trusted flagger:
+    the bank's category and that relation's deadline."""
+    state.hash_match = True
+    if "category" not in event.data:
+        return
+    category = Category(event.data["category"])
+    state.category = _more_severe(policy, state.category, category)
+    if state.opened_at is None:
+        state.opened_at = event.at
+    rule, within = policy.deadline_for(category, Relation.TRUSTED_FLAGGER)
+    due = event.at + within
+    if not state.status.is_closed and (state.deadline is None or due < state.deadline):
+        state.deadline, state.deadline_rule = due, f"hash match: {rule}"
+
+
 def _on_decided(state: CaseState, event: CaseEvent) -> None:
     outcome = Outcome(event.data["outcome"])
     state.decided_outcome = outcome
@@ -132,7 +148,7 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         state.shares = int(event.data["shares"])
         state.views_per_hour = float(event.data["views_per_hour"])
     elif kind is EventType.HASH_MATCHED:
-        state.hash_match = True
+        _on_hash_matched(state, event, policy)
     elif kind is EventType.RESTRICTED:
         state.restricted = True
     elif kind is EventType.RESTORED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from takedown.errors import Invalid, TooLarge
+from takedown.media.decode import DecodeLimits, MediaRejected
 from takedown.media.fetch import FetchError, fetch_media
 from takedown.media.signals import compute_signals
 from takedown.media.storage import MediaStore, sniff_mime
@@ -18,7 +19,9 @@ class MediaInput:
 
 
 def prepare_media(inputs: list[MediaInput], store: MediaStore, *, max_bytes: int,
-                  timeout_s: float) -> list[PreparedMedia]:
+                  timeout_s: float, limits: DecodeLimits | None = None) -> list[PreparedMedia]:
+    """Fetch or take each file, hash it under every signal type, then store it. A file
+    that cannot be decoded safely is refused before it is stored."""
     prepared = []
     for index, item in enumerate(inputs):
         data = _bytes_of(index, item, max_bytes, timeout_s)
@@ -26,8 +29,13 @@ def prepare_media(inputs: list[MediaInput], store: MediaStore, *, max_bytes: int
             raise Invalid(f"media[{index}] is empty", code="empty_media",
                           fields=[{"field": f"media[{index}]", "message": "no bytes"}])
         mime = sniff_mime(data)
+        try:
+            signals = compute_signals(data, mime, limits)
+        except MediaRejected as exc:
+            raise Invalid(f"media[{index}]: {exc}", code="unreadable_media",
+                          fields=[{"field": f"media[{index}]", "message": str(exc)}]) from None
         sha256 = store.put(data)
-        prepared.append(PreparedMedia(sha256, len(data), mime, compute_signals(data, mime)))
+        prepared.append(PreparedMedia(sha256, len(data), mime, signals))
     return prepared
 
 

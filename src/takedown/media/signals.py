@@ -1,8 +1,9 @@
 """Signal types: each hash algorithm is one class behind one interface, and
 `SIGNAL_TYPES` below is the one place they are registered.
 
-A signal is what a bank stores and what matching compares: an exact digest today;
-perceptual hashes (PDQ, vPDQ) plug in beside them with a distance and threshold.
+A signal is what a bank stores and what matching compares: exact digests (SHA-256,
+MD5) match when equal; PDQ (images) within a Hamming distance; vPDQ (videos) when
+enough of one video's frames have a PDQ match in the other.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
+
+from takedown.media import pdq as pdq_math
+from takedown.media.decode import DecodeLimits, image_luma, video_frames
 
 
 class UnsupportedMedia(ValueError):
@@ -22,6 +26,15 @@ class Signal:
     signal_type: str
     value: str
     quality: int | None = None
+    # PDQ only: the hashes of the image's 7 other rotations and mirror images.
+    variants: tuple[str, ...] = ()
+
+    @property
+    def lookup(self) -> str:
+        """Short, indexable form: the value, or a SHA-256 of a long one (vPDQ)."""
+        if len(self.value) <= 64:
+            return self.value
+        return hashlib.sha256(self.value.encode()).hexdigest()
 
 
 class SignalType(ABC):
@@ -30,8 +43,9 @@ class SignalType(ABC):
     exact: ClassVar[bool]
 
     @abstractmethod
-    def compute(self, data: bytes, mime: str | None) -> list[Signal]:
-        """The signals of one media file, or [] where this type does not apply."""
+    def compute(self, data: bytes, mime: str | None, limits: DecodeLimits) -> list[Signal]:
+        """The signals of one media file, or [] where this type does not apply.
+        Raises MediaRejected for a file of its kind that cannot be decoded safely."""
 
     def normalise(self, value: str) -> str:
         """The canonical spelling of a value from an import or a user."""
@@ -43,7 +57,7 @@ class _Digest(SignalType):
     algorithm: ClassVar[str]
     hex_length: ClassVar[int]
 
-    def compute(self, data: bytes, mime: str | None) -> list[Signal]:
+    def compute(self, data: bytes, mime: str | None, limits: DecodeLimits) -> list[Signal]:
         return [Signal(self.name, hashlib.new(self.algorithm, data).hexdigest())]
 
     def normalise(self, value: str) -> str:
@@ -67,13 +81,67 @@ class MD5(_Digest):
     hex_length = 32
 
 
-SIGNAL_TYPES: dict[str, SignalType] = {t.name: t for t in (SHA256(), MD5())}
+class PDQ(SignalType):
+    """Meta's PDQ for images: 256 bits, matched within Hamming distance 31."""
+
+    name = "pdq"
+    exact = False
+
+    def compute(self, data: bytes, mime: str | None, limits: DecodeLimits) -> list[Signal]:
+        if not (mime or "").startswith("image/"):
+            return []
+        hashes, quality = pdq_math.pdq_dihedral(image_luma(data, limits))
+        return [Signal(self.name, hashes[0], quality, tuple(hashes[1:]))]
+
+    def normalise(self, value: str) -> str:
+        text = value.strip().lower()
+        pdq_math.to_bytes(text)
+        return text
 
 
-def compute_signals(data: bytes, mime: str | None) -> list[Signal]:
+class VPDQ(SignalType):
+    """vPDQ for videos: one PDQ per sampled frame (1 per second by default). The value
+    is one `frame,quality,hash,seconds` line per frame, upstream's text format."""
+
+    name = "vpdq"
+    exact = False
+
+    def compute(self, data: bytes, mime: str | None, limits: DecodeLimits) -> list[Signal]:
+        if not (mime or "").startswith("video/"):
+            return []
+        lines = []
+        for frame in video_frames(data, limits):
+            value, quality = pdq_math.pdq(frame.luma)
+            lines.append(f"{frame.number},{quality},{value},{frame.timestamp:.3f}")
+        return [Signal(self.name, "\n".join(lines))]
+
+    def normalise(self, value: str) -> str:
+        frames = parse_vpdq(value)
+        if not frames:
+            raise ValueError("vpdq: no frames")
+        return "\n".join(f"{n},{q},{h},{t:.3f}" for n, q, h, t in frames)
+
+
+def parse_vpdq(value: str) -> list[tuple[int, int, str, float]]:
+    """`frame,quality,hash,seconds` lines (upstream's .txt format) to tuples."""
+    frames = []
+    for line in value.replace(";", "\n").strip().splitlines():
+        number, quality, hex_hash, seconds = line.strip().split(",")
+        pdq_math.to_bytes(hex_hash)
+        frames.append((int(number), int(quality), hex_hash.lower(), float(seconds)))
+    return frames
+
+
+SIGNAL_TYPES: dict[str, SignalType] = {t.name: t for t in (SHA256(), MD5(), PDQ(), VPDQ())}
+PERCEPTUAL = tuple(name for name, t in SIGNAL_TYPES.items() if not t.exact)
+
+
+def compute_signals(data: bytes, mime: str | None,
+                    limits: DecodeLimits | None = None) -> list[Signal]:
+    limits = limits or DecodeLimits()
     signals: list[Signal] = []
     for signal_type in SIGNAL_TYPES.values():
-        signals.extend(signal_type.compute(data, mime))
+        signals.extend(signal_type.compute(data, mime, limits))
     return signals
 
 

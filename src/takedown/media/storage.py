@@ -19,6 +19,9 @@ _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"WEBP", 8, "image/webp"),
     (b"ftyp", 4, "video/mp4"),
     (b"\x1a\x45\xdf\xa3", 0, "video/webm"),
+    (b"BM", 0, "image/bmp"),
+    (b"II*\x00", 0, "image/tiff"),
+    (b"MM\x00*", 0, "image/tiff"),
 )
 
 

@@ -8,15 +8,19 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.banks import bank_hits
+from takedown.banks.matching import Matcher
 from takedown.cases.casebook import CaseBook
+from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph, chunks
 from takedown.cases.intake import reach_event
+from takedown.cases.matches import MatchDesk, Sweeper
 from takedown.clock import utcnow
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import ActionKind, CaseStatus, ModerationState, ScreeningVerdict
 from takedown.errors import Invalid
-from takedown.media.signals import Signal
+from takedown.index.live import Indexes
+from takedown.media.signals import SIGNAL_TYPES, Signal
+from takedown.media.storage import MediaStore
 from takedown.platform.actions import ActionLedger, content_action
 from takedown.store.tables import (
     CaseContentRow,
@@ -25,6 +29,7 @@ from takedown.store.tables import (
     ContentRow,
     MediaRow,
     PlatformRow,
+    SignalChangeRow,
     SignalRow,
 )
 
@@ -76,12 +81,17 @@ _VERDICT_OF_STATE = {
 
 
 class ContentRegistry:
-    def __init__(self, session: Session, policy: Policy) -> None:
+    def __init__(self, session: Session, policy: Policy, indexes: Indexes,
+                 store: MediaStore) -> None:
         self.session = session
         self.policy = policy
         self.graph = ContentGraph(session)
         self.ledger = ActionLedger(session)
         self.book = CaseBook(session, policy)
+        self.matcher = Matcher(session, indexes)
+        sweeper = Sweeper(session, indexes, store)
+        enforcement = Enforcement(session, policy, self.book, self.ledger, sweeper)
+        self.desk = MatchDesk(session, self.book, enforcement)
 
     def find(self, platform: PlatformRow, content_id: str) -> ContentRow | None:
         return self.session.scalar(select(ContentRow).where(
@@ -106,7 +116,7 @@ class ContentRegistry:
         self.session.add_all(ContentMediaRow(content_id=row.id, media_id=m)
                              for m in dict.fromkeys(media_ids))
         self.session.flush()
-        verdict, case_id, reason = self._screen(row, parent, media_ids)
+        verdict, case_id, reason = self._screen(row, parent, media_ids, media)
         return Registration(sub.content_id, verdict, case_id, reason, True, media)
 
     def _parent(self, platform: PlatformRow,
@@ -134,19 +144,29 @@ class ContentRegistry:
                        created_at=utcnow())
         self.session.add(row)
         self.session.flush()
-        self.session.add_all(SignalRow(media_id=row.id, signal_type=s.signal_type,
-                                       value=s.value, quality=s.quality) for s in media.signals)
+        signals = [SignalRow(media_id=row.id, signal_type=s.signal_type, value=s.value,
+                             lookup=s.lookup, quality=s.quality) for s in media.signals]
+        self.session.add_all(signals)
+        self.session.flush()
+        now = utcnow()
+        self.session.add_all(SignalChangeRow(kind="media", op="add", ref_id=s.id, at=now)
+                             for s in signals if not SIGNAL_TYPES[s.signal_type].exact)
         return row
 
-    def _screen(self, row: ContentRow, parent: ContentRow | None,
-                media_ids: list[int]) -> tuple[ScreeningVerdict, int | None, str | None]:
-        """Block media a bank holds and reposts of removed content; restrict copies of
-        content that is restricted pending review; allow the rest."""
-        hits = bank_hits(self.session, media_ids)
-        if hits:
-            hit = hits[0]
-            reason = f"media matches the {hit.bank!r} hash bank"
-            return self._act(row, ScreeningVerdict.BLOCK, hit.case_id, reason)
+    def _screen(self, row: ContentRow, parent: ContentRow | None, media_ids: list[int],
+                media: list[PreparedMedia]) -> tuple[ScreeningVerdict, int | None, str | None]:
+        """Act on bank matches (exact or perceptual, per the bank's action); block
+        reposts of removed content; restrict copies of content under review."""
+        matches = [m for prepared in media for s in prepared.signals
+                   for m in self.matcher.against_banks([s], list(s.variants))]
+        if matches:
+            best = min(matches, key=lambda m: ({"block": 0, "restrict": 1, "review": 2}
+                                               [m.action], m.distance))
+            case_id = self.desk.record({row.id}, best)
+            verdict = {"block": ScreeningVerdict.BLOCK, "restrict": ScreeningVerdict.RESTRICT,
+                       "review": ScreeningVerdict.ALLOW}[best.action]
+            how = "exactly" if best.distance == 0 else f"at PDQ distance {best.distance}"
+            return verdict, case_id, f"media matches the {best.bank!r} hash bank {how}"
         if parent is not None and parent.moderation_state != ModerationState.VISIBLE.value:
             verdict = _VERDICT_OF_STATE[parent.moderation_state]
             reason = f"{row.parent_kind}s content that is {parent.moderation_state}"

@@ -76,10 +76,11 @@ class SignalRow(Base):
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
     signal_type: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(Text)
+    lookup: Mapped[str] = mapped_column(String(64))  # see media.signals.Signal.lookup
     quality: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (
-        UniqueConstraint("media_id", "signal_type", "value"),
-        Index("ix_media_signals_type_value", "signal_type", "value"),
+        UniqueConstraint("media_id", "signal_type", "lookup"),
+        Index("ix_media_signals_lookup", "signal_type", "lookup"),
     )
 
 
@@ -207,23 +208,53 @@ class ActionRow(Base):
     __table_args__ = (Index("ix_actions_due", "status", "next_attempt_at"),)
 
 
+class BankRow(Base):
+    """A named hash bank and what a match in it does."""
+
+    __tablename__ = "banks"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # 'block' (refuse uploads, remove copies), 'restrict' (hide and queue for review),
+    # 'review' (queue only)
+    action: Mapped[str] = mapped_column(String(20))
+    pdq_distance: Mapped[int] = mapped_column(Integer, default=31)
+    category: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
 class BankEntryRow(Base):
     """A hash in a named bank. A confirmed violation adds its media here."""
 
     __tablename__ = "bank_entries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    bank: Mapped[str] = mapped_column(String(100))
+    bank: Mapped[str] = mapped_column(ForeignKey("banks.name"))
     signal_type: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(Text)
+    # Short, indexable form: the value itself for digests and PDQ, a SHA-256 of the
+    # frame list for vPDQ (whose value is long).
+    lookup: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     source: Mapped[str] = mapped_column(String(200))
+    external_ids: Mapped[list[Any]]  # e.g. StopNCII case numbers, NCMEC ids
     added_by: Mapped[str] = mapped_column(String(200))
     added_at: Mapped[datetime]
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     __table_args__ = (
-        UniqueConstraint("bank", "signal_type", "value"),
-        Index("ix_bank_entries_lookup", "signal_type", "value"),
+        UniqueConstraint("bank", "signal_type", "lookup"),
+        Index("ix_bank_entries_lookup", "signal_type", "lookup"),
     )
+
+
+class SignalChangeRow(Base):
+    """Append-only feed of changes the in-memory indexes must apply: every process
+    reads it to stay current (adds, disables, deletes of bank entries; new media)."""
+
+    __tablename__ = "signal_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # 'bank' or 'media'
+    op: Mapped[str] = mapped_column(String(10))  # 'add' or 'remove'
+    ref_id: Mapped[int] = mapped_column(Integer)  # bank_entries.id or media_signals.id
+    at: Mapped[datetime]
 
 
 class UserRow(Base):

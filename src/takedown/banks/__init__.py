@@ -1,0 +1,1 @@
+"""Hash banks: named lists of signals, what a match in each does, exchange formats."""

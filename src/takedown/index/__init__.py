@@ -1,0 +1,1 @@
+"""Hamming-distance search over 256-bit hashes (PDQ and vPDQ frames)."""

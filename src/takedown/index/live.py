@@ -1,0 +1,122 @@
+"""The in-memory indexes a process matches against, kept current from the database.
+
+Two indexes: enabled perceptual bank entries, and every registered media file's
+perceptual signals. Both are rebuilt at start-up from stored hashes (no media is
+hashed again) and then follow `signal_changes`, the append-only feed every change
+writes, before each search — so a hash added, disabled or deleted by any process
+counts for the next query in every process.
+
+Labels: `row id << 16 | frame`, frame 0 for a PDQ hash; `label >> 16` is the row.
+PostgreSQL may commit feed rows out of id order, so each read looks back a window
+of ids and skips the ones already applied.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.cases.graph import chunks
+from takedown.index.hamming import HammingIndex, words_from_hex
+from takedown.media import pdq
+from takedown.media.signals import parse_vpdq
+from takedown.store.tables import BankEntryRow, SignalChangeRow, SignalRow
+
+FRAME_BITS = 16
+LOOK_BACK = 1000
+
+
+@dataclass(frozen=True)
+class Hit:
+    query: int
+    ref_id: int  # bank_entries.id or media_signals.id
+    frame: int
+    distance: int
+
+
+def hashes_of(kind: str, value: str, quality: int | None) -> list[tuple[int, str]]:
+    """(frame, hash) pairs worth indexing: quality >= 50 where quality is known."""
+    if kind == "pdq":
+        return [] if quality is not None and quality < pdq.MIN_QUALITY else [(0, value)]
+    frames = parse_vpdq(value)
+    return [(k, h) for k, (_, q, h, _) in enumerate(frames) if q >= pdq.MIN_QUALITY]
+
+
+class LiveIndex:
+    def __init__(self, kind: str) -> None:
+        assert kind in ("bank", "media")
+        self.kind = kind
+        self.index = HammingIndex()
+        self.present: dict[int, int] = {}  # ref id -> number of frames indexed
+        self.seen_upto = 0
+        self.applied: set[int] = set()
+        self.lock = threading.Lock()
+
+    def sync(self, session: Session) -> None:
+        with self.lock:
+            rows = session.execute(
+                select(SignalChangeRow.id, SignalChangeRow.op, SignalChangeRow.ref_id)
+                .where(SignalChangeRow.kind == self.kind,
+                       SignalChangeRow.id > self.seen_upto - LOOK_BACK)
+                .order_by(SignalChangeRow.id)).all()
+            final: dict[int, str] = {}
+            for change_id, op, ref_id in rows:
+                if change_id not in self.applied:
+                    final[ref_id] = op
+                    self.applied.add(change_id)
+            if rows:
+                self.seen_upto = max(self.seen_upto, rows[-1][0])
+                self.applied = {i for i in self.applied if i > self.seen_upto - LOOK_BACK}
+            self._remove([r for r, op in final.items() if op == "remove" and r in self.present])
+            self._add(session, [r for r, op in final.items()
+                                if op == "add" and r not in self.present])
+
+    def _remove(self, refs: list[int]) -> None:
+        labels = [(r << FRAME_BITS) | k for r in refs for k in range(self.present.pop(r))]
+        self.index.remove(labels)
+
+    def _add(self, session: Session, refs: list[int]) -> None:
+        labels: list[int] = []
+        hexes: list[str] = []
+        for ref_id, kind, value, quality in self._values(session, refs):
+            pairs = hashes_of(kind, value, quality)
+            self.present[ref_id] = len(pairs)
+            labels.extend((ref_id << FRAME_BITS) | k for k, _ in pairs)
+            hexes.extend(h for _, h in pairs)
+        if labels:
+            self.index.add(np.array(labels, dtype=np.int64), words_from_hex(hexes))
+
+    def _values(self, session: Session,
+                refs: list[int]) -> Iterable[tuple[int, str, str, int | None]]:
+        for batch in chunks(refs):
+            if self.kind == "bank":  # imported hashes carry no quality: all are used
+                for ref_id, kind, value in session.execute(
+                        select(BankEntryRow.id, BankEntryRow.signal_type, BankEntryRow.value)
+                        .where(BankEntryRow.id.in_(batch), BankEntryRow.enabled.is_(True))):
+                    yield ref_id, kind, value, None
+            else:
+                for ref_id, kind, value, quality in session.execute(
+                        select(SignalRow.id, SignalRow.signal_type, SignalRow.value,
+                               SignalRow.quality).where(SignalRow.id.in_(batch))):
+                    yield ref_id, kind, value, quality
+
+    def search(self, session: Session, hashes: list[str], radius: int) -> list[Hit]:
+        self.sync(session)
+        if not hashes:
+            return []
+        with self.lock:
+            hits = self.index.search(words_from_hex(hashes), radius)
+        return [Hit(int(q), int(label) >> FRAME_BITS, int(label) & ((1 << FRAME_BITS) - 1),
+                    int(d)) for q, label, d in zip(hits.query, hits.label, hits.distance,
+                                                   strict=True)]
+
+
+class Indexes:
+    def __init__(self) -> None:
+        self.bank = LiveIndex("bank")
+        self.media = LiveIndex("media")
