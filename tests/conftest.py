@@ -80,7 +80,7 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url, inprocess_workers=0,
-                    max_media_bytes=2 * 1024 * 1024, max_request_bytes=4 * 1024 * 1024,
+                    max_media_bytes=6 * 1024 * 1024, max_request_bytes=12 * 1024 * 1024,
                     fetch_timeout_s=2.0, webhook_timeout_s=5.0)
 
 

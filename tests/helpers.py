@@ -7,13 +7,13 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from takedown.platform.demo.media import generated_image
+from takedown.platform.demo.media import generated_photo
 
 WHEN = "2020-01-20T10:00:00Z"
 
 
 def image_b64(seed: int) -> str:
-    return base64.b64encode(generated_image(seed)).decode()
+    return base64.b64encode(generated_photo(seed, (320, 240))).decode()
 
 
 def register(client: TestClient, api: dict[str, str], content_id: str, *,
@@ -61,23 +61,8 @@ def states(client: TestClient, api: dict[str, str], *ids: str) -> dict[str, str]
             for i in ids}
 
 
+
 def photo_jpeg(seed: int, size: tuple[int, int] = (1024, 768), quality: int = 88) -> bytes:
-    """A harmless photo-like JPEG: blurred colour noise and shapes."""
-    import io
+    from takedown.platform.demo.media import generated_photo
 
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFilter
-
-    rng = np.random.default_rng(seed)
-    width, height = size
-    noise = (rng.random((max(1, height // 16), max(1, width // 16), 3)) * 255).astype(np.uint8)
-    image = Image.fromarray(noise).resize(size, Image.Resampling.BICUBIC)
-    draw = ImageDraw.Draw(image)
-    for _ in range(30):
-        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
-        r = int(rng.integers(10, max(11, width // 6)))
-        draw.ellipse([x, y, x + r, y + r], fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
-    image = image.filter(ImageFilter.GaussianBlur(1.5))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    return generated_photo(seed, size, quality)

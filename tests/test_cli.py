@@ -74,3 +74,49 @@ def test_separate_worker_processes_deliver_each_action_once(
             worker.wait(timeout=30)
     ids = [a["action_id"] for a in receiver.actions]
     assert len(ids) == 121 and len(set(ids)) == 121
+
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+def test_hash_prints_one_json_object_per_image_and_frames_for_videos(
+        env: dict[str, str]) -> None:
+    import json
+
+    image = REFERENCE / "pdq" / "aaa-orig.jpg"
+    video = REFERENCE / "video" / "pattern-sd-grey-bar.mp4"
+    done = takedown("hash", "--json", str(image), str(video), env=env)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[0].keys() == {"path", "signal_type", "hash", "quality"}
+    assert lines[0]["signal_type"] == "pdq" and lines[0]["quality"] == 100
+    assert lines[1]["signal_type"] == "vpdq"
+    assert lines[1]["frames"][1].keys() == {"frame", "quality", "hash", "timestamp"}
+    assert lines[1]["frames"][1]["timestamp"] == 1.0
+    bad = takedown("hash", "--json", str(REFERENCE / "README.md"), "/no/such/file", env=env)
+    assert bad.returncode == 1 and "error" in bad.stderr
+
+
+def test_bank_add_list_export_disable_and_match(env: dict[str, str], tmp_path: Path) -> None:
+    from takedown.platform.demo.media import altered_copies, generated_photo
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(generated_photo(1))
+    copy = tmp_path / "copy.jpg"
+    copy.write_bytes(altered_copies(photo.read_bytes())["watermarked"])
+    pdq_line = takedown("hash", str(photo), env=env).stdout.split("\t")
+    assert takedown("migrate", env=env).returncode == 0
+    added = takedown("bank", "add", "ncmec", "pdq", pdq_line[2], env=env)
+    assert added.returncode == 0 and "added" in added.stdout, added.stderr
+    listed = takedown("bank", "list", env=env).stdout
+    assert "ncmec" in listed and "confirmed" in listed and "stopncii" in listed
+    matched = takedown("match", str(copy), env=env)
+    assert "bank ncmec (block)" in matched.stdout, matched.stdout + matched.stderr
+    exported = takedown("bank", "export", "ncmec", env=env).stdout
+    assert exported.splitlines() == ["signal_type,signal", f"pdq,{pdq_line[2]}"]
+    csv = tmp_path / "bank.csv"
+    csv.write_text(exported)
+    again = takedown("bank", "import", "stopncii", str(csv), "--format", "csv", env=env)
+    assert "added 1" in again.stdout, again.stdout + again.stderr
+    assert takedown("bank", "disable", "ncmec", "pdq", pdq_line[2], env=env).returncode == 0
+    assert "bank ncmec" not in takedown("match", str(copy), env=env).stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -11,15 +12,18 @@ import typer
 from rich.console import Console
 
 from takedown.config import Settings
-from takedown.domain.vocabulary import Role
+from takedown.domain.vocabulary import Category, Role
 
 app = typer.Typer(help="takedown: from a report to the removal of every copy.",
                   no_args_is_help=True, add_completion=False)
 platform_app = typer.Typer(help="Host platforms that send content and receive webhooks.",
                            no_args_is_help=True)
 user_app = typer.Typer(help="Reviewers and their roles.", no_args_is_help=True)
+bank_app = typer.Typer(help="Hash banks: list, add, import, export, disable.",
+                       no_args_is_help=True)
 app.add_typer(platform_app, name="platform")
 app.add_typer(user_app, name="user")
+app.add_typer(bank_app, name="bank")
 console = Console()
 
 
@@ -120,6 +124,151 @@ def demo(
         print(json.dumps(result, sort_keys=True))
         return
     console.print_json(json.dumps(result, sort_keys=True))
+
+
+@bank_app.command("list")
+def bank_list() -> None:
+    """Every bank, its action, distance and entry counts."""
+    system = _system()
+    system.migrate()
+    for bank in system.banks():
+        console.print(f"{bank['name']:<12} {bank['action']:<9} pdq<={bank['pdq_distance']:<3} "
+                      f"{bank['enabled']:>8} enabled {bank['disabled']:>6} disabled  "
+                      f"{bank['description']}", soft_wrap=True)
+    system.close()
+
+
+@bank_app.command("create")
+def bank_create(name: str,
+                action: Annotated[str, typer.Option(help="block, restrict or review")],
+                category: Annotated[Category, typer.Option()],
+                pdq_distance: Annotated[int, typer.Option(min=0, max=31)] = 31,
+                description: str = "") -> None:
+    """Create a bank."""
+    system = _system()
+    system.create_bank(name, action, pdq_distance, category, description)
+    system.close()
+
+
+@bank_app.command("add")
+def bank_add(bank: str, signal_type: str, value: str,
+             by: Annotated[str, typer.Option(help="Who adds it, for the record.")] = "cli",
+             ) -> None:
+    """Add one hash, then act on registered content it matches."""
+    system = _system()
+    new, matched = system.add_to_bank(bank, signal_type, value, by)
+    system.close()
+    console.print(f"{'added' if new else 'already present'}; {matched} registered items matched")
+
+
+@bank_app.command("import")
+def bank_import(bank: str, path: Path,
+                fmt: Annotated[str, typer.Option("--format", help="csv, stopncii or ncmec")],
+                by: str = "cli") -> None:
+    """Import hashes (withdrawn StopNCII hashes are deleted), then sweep."""
+    system = _system()
+    result, matched = system.import_bank(bank, fmt, path.read_text("utf-8"), by)
+    system.close()
+    console.print(f"added {result.added}, already present {result.already_present}, "
+                  f"deleted {result.removed}, skipped {len(result.skipped)}; "
+                  f"{matched} registered items matched", soft_wrap=True)
+    for reason in result.skipped[:20]:
+        console.print(f"  skipped {reason}", soft_wrap=True)
+
+
+@bank_app.command("export")
+def bank_export(bank: str,
+                fmt: Annotated[str, typer.Option("--format", help="csv, stopncii or ncmec")]
+                = "csv") -> None:
+    """Write a bank's entries to standard output."""
+    system = _system()
+    print(system.export_bank(bank, fmt), end="")
+    system.close()
+
+
+@bank_app.command("disable")
+def bank_disable(bank: str, signal_type: str, value: str,
+                 delete: Annotated[bool, typer.Option(help="Delete instead of disabling "
+                                                            "(StopNCII withdrawals).")]
+                 = False) -> None:
+    """Stop matching on a hash, at once, in every process."""
+    system = _system()
+    system.set_bank_entry(bank, signal_type, value, enabled=False, delete=delete)
+    system.close()
+
+
+@bank_app.command("enable")
+def bank_enable(bank: str, signal_type: str, value: str) -> None:
+    """Match on a disabled hash again."""
+    system = _system()
+    system.set_bank_entry(bank, signal_type, value, enabled=True)
+    system.close()
+
+
+@app.command("hash")
+def hash_files(paths: list[Path],
+               as_json: Annotated[bool, typer.Option("--json", help="One JSON object per "
+                                                                    "line.")] = False,
+               dihedral: Annotated[bool, typer.Option(help="Also print the 7 rotation and "
+                                                           "mirror PDQ hashes.")] = False,
+               exact: Annotated[bool, typer.Option(help="Also print SHA-256 and MD5.")]
+               = False,
+               ) -> None:
+    """Print each file's signals: PDQ with quality for images, vPDQ frames for videos."""
+    from takedown.media.signals import compute_signals, parse_vpdq
+    from takedown.media.storage import sniff_mime
+
+    failed = False
+    for path in paths:
+        try:
+            data = path.read_bytes()
+            signals = compute_signals(data, sniff_mime(data))
+        except (OSError, ValueError) as exc:
+            failed = True
+            print(json.dumps({"path": str(path), "error": str(exc)}) if as_json
+                  else f"{path}: error: {exc}", file=sys.stderr)
+            continue
+        for signal in signals:
+            if signal.signal_type == "vpdq":
+                frames = [{"frame": n, "quality": q, "hash": h, "timestamp": t}
+                          for n, q, h, t in parse_vpdq(signal.value)]
+                line = {"path": str(path), "signal_type": "vpdq", "frames": frames}
+                print(json.dumps(line) if as_json else
+                      f"{path}\tvpdq\t{len(frames)} frames")
+                if not as_json:
+                    for frame in frames:
+                        print(f"  {frame['timestamp']:8.3f}s  q={frame['quality']:<3} "
+                              f"{frame['hash']}")
+            elif signal.signal_type == "pdq" or (exact and as_json):
+                entry: dict[str, object] = {"path": str(path),
+                                            "signal_type": signal.signal_type,
+                                            "hash": signal.value, "quality": signal.quality}
+                if dihedral and signal.variants:
+                    entry["rotations_and_mirrors"] = list(signal.variants)
+                print(json.dumps(entry) if as_json else
+                      f"{path}\t{signal.signal_type}\t{signal.value}\tquality={signal.quality}")
+                if dihedral and signal.variants and not as_json:
+                    for variant in signal.variants:
+                        print(f"  {variant}")
+            elif exact:
+                print(f"{path}\t{signal.signal_type}\t{signal.value}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("match")
+def match_files(paths: list[Path]) -> None:
+    """Print the bank entries each file matches."""
+    system = _system()
+    for path in paths:
+        matches = system.match_file(path.read_bytes())
+        if not matches:
+            console.print(f"{path}: no match", soft_wrap=True)
+        for m in matches:
+            console.print(f"{path}: bank {m.bank} ({m.action}) entry {m.entry_id} "
+                          f"{m.signal_type} distance {m.distance}"
+                          f"{f' case {m.case_id}' if m.case_id else ''}", soft_wrap=True)
+    system.close()
 
 
 if __name__ == "__main__":

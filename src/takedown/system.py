@@ -17,21 +17,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from takedown import access
-from takedown.banks.service import BankBook
+from takedown.banks.formats import FORMATS, READERS, WRITERS, FormatError
+from takedown.banks.matching import BankMatch, Matcher
+from takedown.banks.service import BankBook, ImportResult, as_record
 from takedown.cases import views
+from takedown.cases.casebook import CaseBook
 from takedown.cases.decisions import DecisionDesk
+from takedown.cases.enforcement import Enforcement
 from takedown.cases.intake import ReportIntake, ReportSubmission
-from takedown.cases.matches import Sweeper
+from takedown.cases.matches import MatchDesk, Sweeper
 from takedown.clock import utcnow
 from takedown.config import Settings, load_policy
 from takedown.domain.case import Reviewer
 from takedown.domain.vocabulary import CaseStatus, Category, Outcome, Role
-from takedown.errors import Conflict, NotFound
+from takedown.errors import Conflict, Invalid, NotFound
 from takedown.index.live import Indexes
 from takedown.media.intake import MediaInput, prepare_media
-from takedown.media.storage import MediaStore
+from takedown.media.signals import Signal, compute_signals, signal_type
+from takedown.media.storage import MediaStore, sniff_mime
 from takedown.pipeline.delivery import ActionDeliverer
 from takedown.pipeline.worker import WorkerPool
+from takedown.platform.actions import ActionLedger
 from takedown.platform.content import (
     ContentRegistry,
     ContentSubmission,
@@ -39,7 +45,7 @@ from takedown.platform.content import (
     Registration,
 )
 from takedown.store.db import Database
-from takedown.store.tables import ContentRow, IdempotencyRow, PlatformRow
+from takedown.store.tables import BankEntryRow, ContentRow, IdempotencyRow, PlatformRow
 
 Handler = Callable[[Session], tuple[int, dict[str, Any]]]
 
@@ -230,3 +236,84 @@ class Takedown:
                 # A concurrent request with the same key won; the loop replays its answer.
         raise Conflict("a request with this Idempotency-Key is in progress",
                        code="idempotency_in_progress")
+
+    # --- banks -----------------------------------------------------------------
+
+    def banks(self) -> list[dict[str, Any]]:
+        with self.db.transaction() as s:
+            return [{"name": b.name, "action": b.action, "pdq_distance": b.pdq_distance,
+                     "category": b.category, "enabled": on, "disabled": off,
+                     "description": b.description} for b, on, off in BankBook(s).banks()]
+
+    def create_bank(self, name: str, action: str, pdq_distance: int,
+                    category: Category, description: str = "") -> None:
+        with self.db.transaction() as s:
+            BankBook(s).create(name, action, pdq_distance, category, description)
+
+    def add_to_bank(self, bank: str, kind: str, value: str, added_by: str) -> tuple[bool, int]:
+        """(whether the hash is new, items on the platform it matched and acted on)."""
+        with self.db.transaction() as s:
+            row, new = BankBook(s).add(bank, kind, value, source="manual", added_by=added_by)
+            matched = self._sweep(s, [row]) if new else 0
+        self.workers.wake()
+        return new, matched
+
+    def import_bank(self, bank: str, fmt: str, text: str,
+                    added_by: str) -> tuple[ImportResult, int]:
+        """Import a file in one of banks.formats.FORMATS; then sweep registered media."""
+        try:
+            parsed = READERS[fmt](text)
+        except KeyError:
+            raise Invalid(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}") from None
+        except FormatError as exc:
+            raise Invalid(f"{fmt}: {exc}", code="bad_import") from None
+        with self.db.transaction() as s:
+            result, new_rows = BankBook(s).import_records(
+                bank, parsed.records, source=f"import:{fmt}", added_by=added_by,
+                skipped=parsed.skipped)
+            matched = self._sweep(s, new_rows)
+        self.workers.wake()
+        return result, matched
+
+    def export_bank(self, bank: str, fmt: str) -> str:
+        if fmt not in WRITERS:
+            raise Invalid(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+        with self.db.transaction() as s:
+            book = BankBook(s)
+            book.bank(bank)
+            return "".join(WRITERS[fmt](as_record(r) for r in book.entries(bank)))
+
+    def set_bank_entry(self, bank: str, kind: str, value: str, *, enabled: bool | None = None,
+                       delete: bool = False) -> None:
+        with self.db.transaction() as s:
+            book = BankBook(s)
+            try:
+                normal = signal_type(kind).normalise(value)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
+            row = book.find(bank, kind, normal)
+            if row is None:
+                raise NotFound(f"no {kind} entry {value[:16]}… in bank {bank!r}",
+                               code="unknown_entry")
+            if delete:
+                book.delete(row)
+            elif enabled is not None:
+                book.set_enabled(row, enabled)
+
+    def _sweep(self, s: Session, rows: list[BankEntryRow]) -> int:
+        book = CaseBook(s, self.policy)
+        sweeper = self.sweeper(s)
+        enforcement = Enforcement(s, self.policy, book, ActionLedger(s), sweeper)
+        return MatchDesk(s, book, enforcement).sweep(sweeper, rows)
+
+    # --- hashing and matching files (CLI) ------------------------------------------
+
+    def hash_file(self, data: bytes) -> list[Signal]:
+        return compute_signals(data, sniff_mime(data))
+
+    def match_file(self, data: bytes) -> list[BankMatch]:
+        signals = self.hash_file(data)
+        with self.db.transaction() as s:
+            matcher = Matcher(s, self.indexes)
+            return [m for sig in signals for m in matcher.against_banks([sig], list(sig.variants))]
+

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from takedown.platform.demo.media import generated_image
+from takedown.platform.demo.media import generated_photo
 from takedown.system import Takedown
 from tests.conftest import Keys
 from tests.helpers import WHEN, register, report
@@ -26,11 +26,11 @@ def test_registration_needs_a_known_api_key(client: TestClient) -> None:
 
 def test_media_gets_exact_hashes(client: TestClient, keys: Keys) -> None:
     answer = register(client, keys.api, "p1", seed=3)
-    data = generated_image(3)
+    data = generated_photo(3, (320, 240))
     assert answer["verdict"] == "allow"
     assert answer["media"] == [{"sha256": hashlib.sha256(data).hexdigest(),
                                 "md5": hashlib.md5(data).hexdigest(),
-                                "size": len(data), "mime": "image/png"}]
+                                "size": len(data), "mime": "image/jpeg"}]
 
 
 def test_registration_is_idempotent(client: TestClient, keys: Keys) -> None:
@@ -87,7 +87,7 @@ def test_oversized_request_body_is_413_before_it_is_read(client: TestClient,
 class _Files(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/image.png":
-            data = generated_image(11)
+            data = generated_photo(11, (320, 240))
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -139,7 +139,8 @@ def _register_url(client: TestClient, keys: Keys, url: str) -> tuple[int, dict[s
 def test_media_is_fetched_by_url(client: TestClient, keys: Keys, files: str) -> None:
     status, answer = _register_url(client, keys, f"{files}/image.png")
     assert status == 201
-    assert answer["media"][0]["sha256"] == hashlib.sha256(generated_image(11)).hexdigest()
+    expected = hashlib.sha256(generated_photo(11, (320, 240))).hexdigest()
+    assert answer["media"][0]["sha256"] == expected
 
 
 @pytest.mark.parametrize(("path", "status", "code"), [

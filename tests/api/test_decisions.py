@@ -2,6 +2,9 @@
 
 from fastapi.testclient import TestClient
 
+from takedown.media.decode import DecodeLimits, image_luma
+from takedown.media.pdq import pdq_augmented
+from takedown.platform.demo.media import generated_photo
 from takedown.system import Takedown
 from tests.conftest import Keys, Receiver, deliver_all
 from tests.helpers import only_case, register, report, states
@@ -75,14 +78,20 @@ def test_a_quote_is_removed_but_its_own_unrelated_image_is_not_banked(
 
 
 def test_a_confirmed_violation_adds_the_media_to_the_confirmed_bank(
-        client: TestClient, keys: Keys) -> None:
+        client: TestClient, keys: Keys, system: Takedown) -> None:
     register(client, keys.api, "orig", seed=1)
     report(client, content_ids=["orig"], relation="law_enforcement", case_numbers=["X-1"])
     case = only_case(client, keys.bearer("specialist"))
     decide(client, case["id"], keys.bearer("admin"), "violation")
     detail = client.get(f"/v1/cases/{case['id']}", headers=keys.bearer("admin")).json()
     actioned = next(e["data"] for e in detail["events"] if e["type"] == "actioned")
-    assert actioned["banked"] == 3  # sha256, md5 and pdq
+    data = generated_photo(1, (320, 240))
+    signals = {s.signal_type: s.value for s in system.hash_file(data)}
+    rotations_and_crops = pdq_augmented(image_luma(data, DecodeLimits()))
+    assert actioned["banked"] == 2 + len(rotations_and_crops)  # sha256, md5 and PDQs
+    exported = system.export_bank("confirmed", "csv")
+    assert signals["sha256"] in exported and signals["md5"] in exported
+    assert all(h in exported for h in rotations_and_crops)
 
 
 def test_a_child_safety_dismissal_by_one_person_only_proposes_it(

@@ -21,19 +21,21 @@ def seed_result(system: Takedown) -> dict[str, Any]:
 
 def test_the_seed_case_is_stopped(seed_result: dict[str, Any]) -> None:
     r = seed_result
-    assert r["copies_total"] == 1 + 6 + 2223 + 40
+    assert r["copies_total"] == 1 + 6 + 6 + 2223 + 40  # original, exact, altered, reposts, quotes
     assert r["copies_left_visible"] == 0
     assert r["copies_removed"] == r["copies_total"]
     assert r["views_after_first_report"] == 0
     assert r["views_before_first_report"] > 0
     assert r["benign_removed"] == 0
-    assert r["reupload_attempts_blocked"] == 2
+    assert r["altered_reuploads_removed"] == 6  # re-encoded, resized, cropped, watermarked,
+    # mirrored and greyscaled copies, found perceptually
+    assert r["reupload_attempts_blocked"] == r["reupload_attempts"] == 8
     assert r["top_of_queue"] is True
     priorities = r["priorities"]
     assert isinstance(priorities, list) and priorities == sorted(set(priorities))
     assert 0 < float(r["first_report_to_hidden_s"]) < 60
     assert 0 < float(r["decision_to_last_removal_s"]) < 60
-    assert r["accounts_suspended"] == 7  # the original uploader and six re-uploaders
+    assert r["accounts_suspended"] == 13  # the original uploader and twelve re-uploaders
     assert any("violation" in line for line in r["timeline"])
 
 

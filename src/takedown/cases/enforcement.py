@@ -114,14 +114,19 @@ class Enforcement:
         same media, or a perceptual copy, is blocked when it is uploaded again."""
         bank = BankBook(self.session)
         reviewers = ",".join(state.decided_by)
-        added = 0
+        signals: list[tuple[str, str, str]] = []
         for batch in chunks(media):
-            for kind, value in self.session.execute(
-                    select(SignalRow.signal_type, SignalRow.value)
-                    .where(SignalRow.media_id.in_(batch))):
-                _, new = bank.add(CONFIRMED, kind, value, source=f"case {case_id}",
-                                  added_by=reviewers, case_id=case_id)
-                added += new
+            rows = self.session.execute(select(SignalRow.signal_type, SignalRow.value)
+                                        .where(SignalRow.media_id.in_(batch)))
+            signals.extend((kind, value, f"case {case_id}") for kind, value in rows)
+        if self.sweeper is not None:  # rotations, mirrors and crops of each image too
+            signals.extend(("pdq", h, f"case {case_id}: rotated, mirrored or cropped")
+                           for m in sorted(media) for h in self.sweeper.query_hashes(m))
+        added = 0
+        for kind, value, source in signals:
+            _, new = bank.add(CONFIRMED, kind, value, source=source, added_by=reviewers,
+                              case_id=case_id)
+            added += new
         return added
 
     def _act_on_uploaders(self, case_id: int, uploads: list[ContentRow], state: CaseState,

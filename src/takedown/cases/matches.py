@@ -38,23 +38,25 @@ class Sweeper:
             for signal in self.session.scalars(
                     select(SignalRow).where(SignalRow.media_id == media_id)):
                 if signal.signal_type == "pdq" and (signal.quality or 0) >= pdq.MIN_QUALITY:
-                    hashes = self._rotations(media_id) or [signal.value]
+                    hashes = self.query_hashes(media_id) or [signal.value]
                     near |= set(self.matcher.media_near(hashes, distance))
                 elif signal.signal_type == "vpdq":
                     near |= self.matcher.videos_matching(parse_vpdq(signal.value), distance)
         return near - media_ids
 
-    def _rotations(self, media_id: int) -> list[str]:
-        """All 8 rotation and mirror hashes, from the stored bytes (for mirrored copies)."""
+    def query_hashes(self, media_id: int) -> list[str]:
+        """An image's PDQ with its rotations, mirror images and centre crops, from the
+        stored bytes: what finds flipped and cropped copies. [] if not an image."""
         media = self.session.get(MediaRow, media_id)
         if media is None:
             return []
         try:
             data = self.store.get(media.sha256)
-            hashes, _ = pdq.pdq_dihedral(image_luma(data, self.limits))
+            if not (media.mime or "").startswith("image/"):
+                return []
+            return pdq.pdq_augmented(image_luma(data, self.limits))
         except (OSError, MediaRejected):
             return []
-        return hashes
 
     def media_for_entry(self, entry: BankEntryRow, distance: int) -> set[int]:
         """Registered media that a bank entry matches."""

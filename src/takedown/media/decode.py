@@ -65,6 +65,8 @@ def image_luma(data: bytes, limits: DecodeLimits, *, reduce: bool = True) -> np.
     `limits.target` on the long side (or full size when reduce is False)."""
     try:
         opened = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # Pillow's own check, on the header
+        raise MediaRejected(f"decompression bomb: {exc}") from None
     except UnidentifiedImageError:
         raise MediaRejected("not an image format takedown can read") from None
     except (OSError, ValueError, SyntaxError) as exc:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Boolean, Float, Integer, String, Text, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from takedown.platform.demo.media import generated_image
+from takedown.platform.demo.media import altered_copies, generated_photo
 from takedown.platform.webhooks import SignatureError, verify
 
 
@@ -71,7 +71,10 @@ class PostIn(BaseModel):
     id: str = Field(min_length=1, max_length=100)
     author: str = Field(min_length=1, max_length=100)
     text: str = ""
-    image_seed: int | None = Field(None, description="Attach the generated image of this seed.")
+    image_seed: int | None = Field(None, description="Attach the generated photo of this seed.")
+    variant: str | None = Field(None, description="Alter that photo first: re-encoded, "
+                                                  "resized, cropped, watermarked, mirrored or "
+                                                  "greyscaled.")
     repost_of: str | None = None
     quote_of: str | None = None
     created_at: datetime | None = None
@@ -118,10 +121,11 @@ class DemoPlatform:
     def create_post(self, post: PostIn) -> dict[str, Any]:
         media_file = None
         if post.image_seed is not None:
-            media_file = f"seed-{post.image_seed}.png"
+            media_file = f"photo-{post.image_seed}{'-' + post.variant if post.variant else ''}.jpg"
             path = self.media_dir / media_file
             if not path.exists():
-                path.write_bytes(generated_image(post.image_seed))
+                photo = generated_photo(post.image_seed)
+                path.write_bytes(altered_copies(photo)[post.variant] if post.variant else photo)
         kind = "repost" if post.repost_of else "quote" if post.quote_of else "post"
         with self.lock, self.sessions.begin() as s:
             if s.get(DemoPost, post.id) is None:
@@ -243,7 +247,7 @@ class DemoPlatform:
             data = self.media_bytes(post_id)
             if data is None:
                 raise HTTPException(404, "no such media")
-            return Response(data, media_type="image/png")
+            return Response(data, media_type="image/jpeg")
 
         @app.post("/api/posts")
         def create(post: PostIn) -> dict[str, Any]:

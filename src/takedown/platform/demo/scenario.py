@@ -49,6 +49,10 @@ class Post:
     repost_of: str | None = None
     quote_of: str | None = None
     weight: float = 1.0
+    variant: str | None = None
+
+
+ALTERATIONS = ("re-encoded", "resized", "cropped", "watermarked", "mirrored", "greyscaled")
 
 
 def cumulative_views(hour: float, total: int) -> float:
@@ -102,7 +106,9 @@ class SeedCase:
         original = Post("orig", "acct-trafficker", 0.0, seed=1, weight=400.0)
         reuploads = [Post(f"reupload-{i}", f"acct-uploader-{i}", 4.0 + 6 * i, seed=1,
                           weight=60.0) for i in range(cfg.reuploads)]
-        sources = [original, *reuploads]
+        altered = [Post(f"altered-{name}", f"acct-alt-{name}", 8.0 + 5 * i, seed=1,
+                        variant=name, weight=40.0) for i, name in enumerate(ALTERATIONS)]
+        sources = [original, *reuploads, *altered]
         reposts: list[Post] = []
         for n in range(cfg.reposts):
             hour = 1.0 + 46.0 * n / cfg.reposts
@@ -113,18 +119,23 @@ class SeedCase:
                                 repost_of=parent.id))
         quotes = [Post(f"quote-{i}", f"acct-q{i}", 2.0 + i, quote_of="orig")
                   for i in range(cfg.quotes)]
-        self.copies = sorted([original, *reuploads, *reposts, *quotes], key=lambda p: p.hour)
-        self.benign = [Post(f"benign-{i}", f"acct-b{i}", 0.5 * i, seed=1000 + i, weight=5.0)
+        self.copies = sorted([original, *reuploads, *altered, *reposts, *quotes],
+                             key=lambda p: p.hour)
+        # Benign posts: pictures in the very same style as the original (same generator,
+        # size, colours and shapes), which must never be touched.
+        self.benign = [Post(f"benign-{i}", f"acct-b{i}", 0.5 * i, seed=10_001 + i, weight=5.0)
                        for i in range(cfg.benign)]
         everything = sorted(self.copies + self.benign, key=lambda p: p.hour)
         for start in range(0, len(everything), 500):
             batch = [PostIn(id=p.id, author=p.author, text=f"post {p.id}", image_seed=p.seed,
-                            repost_of=p.repost_of, quote_of=p.quote_of,
+                            variant=p.variant, repost_of=p.repost_of, quote_of=p.quote_of,
                             created_at=START + timedelta(hours=p.hour))
                      for p in everything[start:start + 500]]
             self.demo.create_posts(batch)
-        self.say(f"day 0        'orig' posted; {cfg.reposts:,} reposts, {cfg.quotes} quotes and "
-                 f"{cfg.reuploads} exact re-uploads follow over two days")
+        self.say(f"day 0        'orig' posted; {cfg.reposts:,} reposts, {cfg.quotes} quotes, "
+                 f"{cfg.reuploads} exact re-uploads and {len(altered)} altered ones "
+                 f"({', '.join(ALTERATIONS)}) follow over two days, beside {cfg.benign} "
+                 "benign posts in the same style")
 
     def _accrue(self, start: float, end: float, step: float) -> int:
         """Views for the copies between two simulated hours; returns those applied."""
@@ -228,13 +239,18 @@ class SeedCase:
                  f"{len(queue)}, {top['seconds_left'] // 60} min to the deadline")
 
     def _blocked_reuploads(self) -> None:
-        attempts = [PostIn(id="reupload-late", author="acct-late", image_seed=1,
-                           created_at=START + timedelta(hours=51)),
+        at = START + timedelta(hours=51)
+        attempts = [PostIn(id="reupload-late", author="acct-late", image_seed=1, created_at=at),
                     PostIn(id="repost-late", author="acct-late2", repost_of="orig",
-                           created_at=START + timedelta(hours=51))]
+                           created_at=at),
+                    *(PostIn(id=f"altered-late-{name}", author=f"acct-late-{name}",
+                             image_seed=1, variant=name, created_at=at)
+                      for name in ALTERATIONS)]
         verdicts = [self.demo.create_post(p)["verdict"] for p in attempts]
+        self.result["reupload_attempts"] = len(verdicts)
         self.result["reupload_attempts_blocked"] = verdicts.count("block")
-        self.say(f"day 2, 03:00  a re-upload and a repost are attempted: {', '.join(verdicts)}")
+        self.say(f"day 2, 03:00  {len(verdicts)} re-uploads (exact, a repost, six altered) "
+                 f"are attempted: {verdicts.count('block')} blocked")
 
     def _tally(self) -> None:
         copies = {p.id for p in self.copies}
@@ -247,6 +263,9 @@ class SeedCase:
         benign = {p.id for p in self.benign}
         self.result["benign_removed"] = sum(
             1 for p in posts if p.id in benign and p.visibility != "visible")
+        self.result["altered_reuploads_removed"] = sum(
+            1 for p in posts if p.id.startswith("altered-") and p.id in copies
+            and p.visibility == "removed")
         suspended = [a for a in self.demo.actions() if a.type == "suspend"]
         self.result["accounts_suspended"] = len(suspended)
         self.result["counterfactual_views"] = self.config.counterfactual_views
