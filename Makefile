@@ -22,12 +22,19 @@ run: $(STAMP)
 ## Install and run every test (SQLite and PostgreSQL), then the linters.
 test: $(STAMP)
 	$(BIN)/ruff check
-	$(BIN)/mypy src tests
+	$(BIN)/mypy src tests bench
 	$(BIN)/pytest
 
 ## Replay the seed case on the embedded default and print its timeline.
 demo: $(STAMP)
 	$(BIN)/takedown demo
+
+## Benchmarks, each beside its baseline (minutes; figures go to docs/performance.md).
+bench: $(STAMP)
+	$(BIN)/python -m bench.hash_bench
+	$(BIN)/python -m bench.index_bench --sizes 1000000 10000000
+	$(BIN)/python -m bench.sweep_bench
+	$(BIN)/python -m bench.vpdq_bench
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -25,7 +25,8 @@ from takedown.cases.casebook import CaseBook
 from takedown.cases.decisions import DecisionDesk
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.intake import ReportIntake, ReportSubmission
-from takedown.cases.matches import MatchDesk, Sweeper
+from takedown.cases.matches import MatchDesk
+from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
 from takedown.config import Settings, load_policy
 from takedown.domain.case import Reviewer

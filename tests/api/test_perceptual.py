@@ -66,6 +66,23 @@ def test_after_a_violation_altered_uploads_are_blocked_at_upload(
     assert upload(client, keys, "innocent", look_alike(2))["verdict"] == "allow"
 
 
+def test_a_blocked_reupload_keeps_its_case_category(client: TestClient, keys: Keys) -> None:
+    """The `confirmed` bank holds every category: an NCII case stays NCII."""
+    original = generated_photo(8)
+    upload(client, keys, "orig", original)
+    report(client, content_ids=["orig"], category="non_consensual_intimate_imagery",
+           relation="depicted_person")
+    case_id = only_case(client, keys.bearer("moderator"))["id"]
+    response = client.post(f"/v1/cases/{case_id}/decisions", headers=keys.bearer("moderator"),
+                           json={"outcome": "violation"})
+    assert response.status_code == 200
+    assert upload(client, keys, "again", altered_copies(original)["resized"])["verdict"] == \
+        "block"
+    detail = client.get(f"/v1/cases/{case_id}", headers=keys.bearer("moderator")).json()
+    assert detail["category"] == "non_consensual_intimate_imagery"
+    assert detail["events"][-2]["data"]["category"] == "non_consensual_intimate_imagery"
+
+
 def test_an_imported_bank_sweeps_registered_media_and_blocks_new_uploads(
         client: TestClient, keys: Keys, system: Takedown) -> None:
     banned, other = generated_photo(3), generated_photo(4)

@@ -1,5 +1,7 @@
 """Migrations match the models; a case's row is exactly what its event log derives."""
 
+import re
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
@@ -46,3 +48,48 @@ def test_case_rows_are_the_fold_of_their_events(client: TestClient, keys: Keys,
             seqs = list(s.scalars(select(CaseEventRow.seq).where(CaseEventRow.case_id == row.id)
                                   .order_by(CaseEventRow.seq)))
             assert seqs == list(range(1, count + 1))
+
+
+def test_0002_upgrades_a_populated_0001_database(database_url: str, backend: str) -> None:
+    """0002 rebuilds two tables by hand: rows survive, lookups are backfilled, and ids
+    keep counting from where they were."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from takedown.store.db import Database, alembic_config
+
+    if backend == "postgresql":  # a schema of its own, at 0001
+        with create_engine(database_url).begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS upgrade_check CASCADE"))
+            conn.execute(text("CREATE SCHEMA upgrade_check"))
+        database_url = re.sub(r"search_path%3D[^&]*", "search_path%3Dupgrade_check",
+                              database_url)
+    config = alembic_config(database_url)
+    command.upgrade(config, "0001")
+    engine = create_engine(database_url)
+    now = "2020-01-20 10:00:00+00:00"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO media (id, sha256, size, mime, created_at) "
+                          f"VALUES (7, '{'a' * 64}', 10, 'image/png', '{now}')"))
+        conn.execute(text("INSERT INTO media_signals (id, media_id, signal_type, value, quality) "
+                          f"VALUES (3, 7, 'md5', '{'b' * 32}', NULL)"))
+        conn.execute(text("INSERT INTO bank_entries (id, bank, signal_type, value, source, "
+                          "added_by, added_at, enabled) "
+                          f"VALUES (5, 'confirmed', 'md5', '{'b' * 32}', 'case 1', 'ana', "
+                          f"'{now}', true)"))
+    engine.dispose()
+    db = Database(database_url)
+    db.migrate()
+    with db.engine.begin() as conn:
+        assert conn.execute(text("SELECT lookup FROM media_signals WHERE id = 3")).scalar() \
+            == "b" * 32
+        row = conn.execute(text("SELECT lookup, external_ids FROM bank_entries WHERE id = 5")
+                           ).one()
+        assert row[0] == "b" * 32
+        assert conn.execute(text("SELECT count(*) FROM banks")).scalar() == 3
+        conn.execute(text("INSERT INTO media_signals (media_id, signal_type, value, lookup) "
+                          "VALUES (7, 'sha256', 'x', 'x')"))
+        assert conn.execute(text("SELECT max(id) FROM media_signals")).scalar() == 4
+        if backend == "postgresql":
+            conn.execute(text("DROP SCHEMA upgrade_check CASCADE"))
+    db.dispose()

@@ -17,7 +17,7 @@ from takedown.index.live import Hit, Indexes
 from takedown.media import pdq
 from takedown.media.signals import Signal, parse_vpdq
 from takedown.media.vpdq import video_match
-from takedown.store.tables import BankEntryRow, BankRow, SignalRow
+from takedown.store.tables import BankEntryRow, BankRow, CaseRow, SignalRow
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,21 @@ class Matcher:
             bank = banks[entry.bank]
             distance = found[entry.id]
             if entry.signal_type != "pdq" or distance <= bank.pdq_distance:
-                matches.append(BankMatch(entry.id, bank.name, bank.action, bank.category,
-                                         entry.case_id, entry.signal_type, distance))
+                matches.append(BankMatch(entry.id, bank.name, bank.action,
+                                         self.category_of(entry, bank), entry.case_id,
+                                         entry.signal_type, distance))
         # Block before restrict before review; nearest first.
         order = {"block": 0, "restrict": 1, "review": 2}
         return sorted(matches, key=lambda m: (order[m.action], m.distance, m.entry_id))
+
+    def category_of(self, entry: BankEntryRow, bank: BankRow) -> str:
+        """An entry a case confirmed carries that case's category (the `confirmed`
+        bank holds every category); others carry their bank's."""
+        if entry.case_id is not None:
+            case = self.session.get(CaseRow, entry.case_id)
+            if case is not None and case.category:
+                return case.category
+        return bank.category
 
     # --- sweeps: hashes against registered media ---------------------------------
 

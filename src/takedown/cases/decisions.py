@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
-from takedown.cases.matches import Sweeper
+from takedown.cases.sweeps import Sweeper
 from takedown.domain.case import (
     CaseState,
     DecisionRefused,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from takedown.banks.service import CONFIRMED, BankBook
 from takedown.cases.casebook import CaseBook
 from takedown.cases.graph import ContentGraph, chunks
-from takedown.cases.matches import Sweeper
+from takedown.cases.sweeps import Sweeper
 from takedown.domain.case import CaseState, EventType, NewEvent, priority
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import ActionKind, ModerationState, Outcome

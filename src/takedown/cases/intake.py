@@ -17,7 +17,7 @@ from takedown.banks.matching import stored_hits
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph
-from takedown.cases.matches import Sweeper
+from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
 from takedown.domain.case import CaseState, EventType, NewEvent, reach_tier
 from takedown.domain.policy import Policy

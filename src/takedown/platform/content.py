@@ -13,7 +13,8 @@ from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph, chunks
 from takedown.cases.intake import reach_event
-from takedown.cases.matches import MatchDesk, Sweeper
+from takedown.cases.matches import MatchDesk
+from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import ActionKind, CaseStatus, ModerationState, ScreeningVerdict
