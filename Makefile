@@ -19,8 +19,14 @@ run: $(STAMP)
 	$(BIN)/takedown migrate
 	$(BIN)/takedown serve --demo
 
+## Debian's chromium drives the console's browser tests (Playwright, no browser download).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null && (apt-get update -qq && apt-get install -y -qq chromium) \
+	  || echo "chromium not installed: the browser tests will be skipped"
+
 ## Install and run every test (SQLite and PostgreSQL), then the linters.
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check
 	$(BIN)/mypy src tests bench
 	$(BIN)/pytest

@@ -32,9 +32,12 @@ def test_migrate_then_add_a_platform_and_a_user(env: dict[str, str], backend: st
     assert added.returncode == 0, added.stderr
     assert "tdp_" in added.stdout and "whsec_" in added.stdout
     user = takedown("user", "add", f"ana-{id(env)}", "--role", "child_safety_specialist",
-                    env=env)
+                    "--password", "a long passphrase", env=env)
     assert user.returncode == 0 and "tdu_" in user.stdout
-    bad = takedown("user", "add", "x", "--role", "overlord", env=env)
+    api_only = takedown("user", "add", f"bot-{id(env)}", "--role", "moderator",
+                        "--no-password", env=env)
+    assert api_only.returncode == 0 and "tdu_" in api_only.stdout
+    bad = takedown("user", "add", "x", "--role", "overlord", "--no-password", env=env)
     assert bad.returncode != 0 and "overlord" in bad.stdout + bad.stderr
 
 

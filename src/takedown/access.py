@@ -1,14 +1,19 @@
-"""Who may call takedown: platforms by API key, reviewers by bearer token.
+"""Who may call takedown: platforms by API key, reviewers by bearer token or by
+password in the console.
 
 Keys and tokens are 32 random bytes; only their SHA-256 is stored, which is enough
-for secrets of that entropy (a slow password hash buys nothing here).
+for secrets of that entropy. Passwords are people's, so they get argon2id
+(argon2-cffi, the reference implementation's binding).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,7 +21,7 @@ from takedown.clock import utcnow
 from takedown.domain.case import Reviewer
 from takedown.domain.vocabulary import Role
 from takedown.errors import Conflict, Unauthorized
-from takedown.store.tables import PlatformRow, UserRow
+from takedown.store.tables import PlatformRow, UserRow, WebSessionRow
 
 
 def digest(secret: str) -> str:
@@ -44,13 +49,67 @@ def platform_for_key(session: Session, api_key: str | None) -> PlatformRow:
     return row
 
 
-def add_user(session: Session, name: str, role: Role, token: str | None = None) -> str:
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so that timing does not tell.
+_DUMMY = _hasher.hash("not a password anyone has")
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+def add_user(session: Session, name: str, role: Role, token: str | None = None,
+             password: str | None = None) -> str:
     """Create a reviewer; returns their API token, shown once."""
     if session.scalar(select(UserRow).where(UserRow.name == name)):
         raise Conflict(f"a user named {name!r} exists already")
     token = token or "tdu_" + secrets.token_urlsafe(32)
-    session.add(UserRow(name=name, role=role.value, token_hash=digest(token), created_at=utcnow()))
+    session.add(UserRow(name=name, role=role.value, token_hash=digest(token),
+                        password_hash=_hasher.hash(password) if password else None,
+                        created_at=utcnow()))
     return token
+
+
+def set_role(session: Session, name: str, role: Role) -> str:
+    """Change a user's role; returns the old one."""
+    row = session.scalar(select(UserRow).where(UserRow.name == name))
+    if row is None:
+        raise Conflict(f"no user named {name!r}")
+    old, row.role = row.role, role.value
+    return old
+
+
+def check_password(session: Session, name: str, password: str) -> Reviewer:
+    row = session.scalar(select(UserRow).where(UserRow.name == name))
+    try:
+        _hasher.verify(row.password_hash if row and row.password_hash else _DUMMY, password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthorized("wrong name or password", code="bad_credentials") from None
+    if row is None or row.password_hash is None:
+        raise Unauthorized("wrong name or password", code="bad_credentials")
+    return Reviewer(id=row.name, role=Role(row.role))
+
+
+def open_session(session: Session, reviewer: Reviewer) -> tuple[str, str]:
+    """(cookie token, CSRF token) for a new console session."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(WebSessionRow(token_hash=digest(token), user_name=reviewer.id, csrf_token=csrf,
+                              created_at=now, expires_at=now + SESSION_LIFETIME))
+    return token, csrf
+
+
+def session_reviewer(session: Session, token: str | None) -> tuple[Reviewer, str]:
+    """(reviewer, CSRF token) of a live console session."""
+    row = session.get(WebSessionRow, digest(token)) if token else None
+    if row is None or row.expires_at < utcnow():
+        raise Unauthorized("sign in first", code="no_session")
+    user = session.scalar(select(UserRow).where(UserRow.name == row.user_name))
+    assert user is not None  # sessions reference users by foreign key
+    return Reviewer(id=user.name, role=Role(user.role)), row.csrf_token
+
+
+def close_session(session: Session, token: str | None) -> None:
+    row = session.get(WebSessionRow, digest(token)) if token else None
+    if row is not None:
+        session.delete(row)
 
 
 def reviewer_for_token(session: Session, token: str | None) -> Reviewer:

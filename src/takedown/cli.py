@@ -94,12 +94,45 @@ def platform_add(name: str, webhook_url: Annotated[str, typer.Option()]) -> None
 
 
 @user_app.command("add")
-def user_add(name: str, role: Annotated[Role, typer.Option()]) -> None:
+def user_add(name: str, role: Annotated[Role, typer.Option()],
+             password: Annotated[str | None, typer.Option(
+                 help="Console password; without it, asked for (not echoed).")] = None,
+             no_password: Annotated[bool, typer.Option(help="API token only, no console "
+                                                            "sign-in.")] = False) -> None:
     """Create a reviewer; prints their API token once."""
+    if password is None and not no_password:
+        password = typer.prompt("console password", hide_input=True,
+                                confirmation_prompt=True)
     system = _system()
-    token = system.add_user(name, role)
+    token = system.add_user(name, role, password=password)
     system.close()
     console.print(f"token for {name} ({role.value}): {token}", soft_wrap=True)
+
+
+@user_app.command("role")
+def user_role(name: str, role: Role) -> None:
+    """Change a reviewer's role (audited)."""
+    system = _system()
+    system.set_role(name, role)
+    system.close()
+
+
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the whole hash chain; name the first broken entry. Exit 1 if broken."""
+    system = _system()
+    verdict = system.verify_audit()
+    system.close()
+    if verdict.ok:
+        console.print(f"audit log intact: {verdict.entries} entries")
+        return
+    where = f"entry {verdict.first_broken}" if verdict.first_broken else "the end of the log"
+    console.print(f"audit log BROKEN at {where}: {verdict.problem}", soft_wrap=True)
+    raise typer.Exit(1)
 
 
 @app.command()

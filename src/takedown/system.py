@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from takedown import access
+from takedown import access, audit
+from takedown.audit import Verdict
 from takedown.banks.formats import FORMATS, READERS, WRITERS, FormatError
 from takedown.banks.matching import BankMatch, Matcher
 from takedown.banks.service import BankBook, ImportResult, as_record
@@ -24,6 +25,7 @@ from takedown.cases import views
 from takedown.cases.casebook import CaseBook
 from takedown.cases.decisions import DecisionDesk
 from takedown.cases.enforcement import Enforcement
+from takedown.cases.graph import ContentGraph
 from takedown.cases.intake import ReportIntake, ReportSubmission
 from takedown.cases.matches import MatchDesk
 from takedown.cases.sweeps import Sweeper
@@ -31,7 +33,7 @@ from takedown.clock import utcnow
 from takedown.config import Settings, load_policy
 from takedown.domain.case import Reviewer
 from takedown.domain.vocabulary import CaseStatus, Category, Outcome, Role
-from takedown.errors import Conflict, Invalid, NotFound
+from takedown.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from takedown.index.live import Indexes
 from takedown.media.intake import MediaInput, prepare_media
 from takedown.media.signals import Signal, compute_signals, signal_type
@@ -46,7 +48,14 @@ from takedown.platform.content import (
     Registration,
 )
 from takedown.store.db import Database
-from takedown.store.tables import BankEntryRow, ContentRow, IdempotencyRow, PlatformRow
+from takedown.store.tables import (
+    AuditEntryRow,
+    BankEntryRow,
+    ContentRow,
+    IdempotencyRow,
+    MediaRow,
+    PlatformRow,
+)
 
 Handler = Callable[[Session], tuple[int, dict[str, Any]]]
 
@@ -80,6 +89,7 @@ class Takedown:
         self.db.migrate()
         with self.db.transaction() as s:
             BankBook(s).ensure_defaults()
+            audit.ensure_head(s)
 
     def sweeper(self, session: Session) -> Sweeper:
         return Sweeper(session, self.indexes, self.media_store)
@@ -103,6 +113,13 @@ class Takedown:
             row = access.platform_for_key(s, api_key)
             return PlatformIdentity(row.id, row.name)
 
+    def platform_named(self, name: str) -> PlatformIdentity:
+        with self.db.transaction() as s:
+            row = s.scalar(select(PlatformRow).where(PlatformRow.name == name))
+            if row is None:
+                raise NotFound(f"no platform named {name!r}", code="unknown_platform")
+            return PlatformIdentity(row.id, row.name)
+
     def reviewer_for_token(self, token: str | None) -> Reviewer:
         with self.db.transaction() as s:
             return access.reviewer_for_token(s, token)
@@ -111,9 +128,51 @@ class Takedown:
         with self.db.transaction() as s:
             return access.add_platform(s, name, webhook_url, **secrets)
 
-    def add_user(self, name: str, role: Role, token: str | None = None) -> str:
+    def add_user(self, name: str, role: Role, token: str | None = None,
+                 password: str | None = None, *, by: str = "cli", source: str = "cli") -> str:
         with self.db.transaction() as s:
-            return access.add_user(s, name, role, token)
+            created = access.add_user(s, name, role, token, password)
+            audit.record(s, by, "user_added", f"user:{name}", source, {"role": role.value})
+            return created
+
+    def set_role(self, name: str, role: Role, *, by: str = "cli", source: str = "cli") -> None:
+        with self.db.transaction() as s:
+            old = access.set_role(s, name, role)
+            audit.record(s, by, "role_changed", f"user:{name}", source,
+                         {"from": old, "to": role.value})
+
+    # --- console sign-in -------------------------------------------------------
+
+    def sign_in(self, name: str, password: str, source: str) -> tuple[Reviewer, str, str]:
+        """(reviewer, session token, CSRF token); every attempt is audited (a failure in
+        a transaction of its own, since the failed one is rolled back)."""
+        try:
+            with self.db.transaction() as s:
+                reviewer = access.check_password(s, name, password)
+                token, csrf = access.open_session(s, reviewer)
+                audit.record(s, reviewer.id, "signed_in", f"user:{name}", source)
+                return reviewer, token, csrf
+        except Unauthorized:
+            self.audit(name, "sign_in_failed", f"user:{name}", source)
+            raise
+
+    def session_reviewer(self, token: str | None) -> tuple[Reviewer, str]:
+        with self.db.transaction() as s:
+            return access.session_reviewer(s, token)
+
+    def sign_out(self, token: str | None, reviewer: Reviewer, source: str) -> None:
+        with self.db.transaction() as s:
+            access.close_session(s, token)
+            audit.record(s, reviewer.id, "signed_out", f"user:{reviewer.id}", source)
+
+    def audit(self, actor: str, action: str, target: str, source: str,
+              details: dict[str, Any] | None = None) -> None:
+        with self.db.transaction() as s:
+            audit.record(s, actor, action, target, source, details)
+
+    def verify_audit(self) -> Verdict:
+        with self.db.transaction() as s:
+            return audit.verify(s)
 
     # --- content ---------------------------------------------------------------
 
@@ -142,8 +201,11 @@ class Takedown:
             if row is None:
                 raise NotFound(f"no content {content_id!r} on this platform",
                                code="unknown_content")
+            graph = ContentGraph(s)
+            case_id = row.moderation_case_id or CaseBook(s, self.policy).case_about(
+                graph, {row.id})
             return {"content_id": row.external_id, "moderation_state": row.moderation_state,
-                    "case_id": row.moderation_case_id, "views": row.views, "shares": row.shares}
+                    "case_id": case_id, "views": row.views, "shares": row.shares}
 
     def update_reach(self, platform: PlatformIdentity,
                      updates: list[ReachUpdate]) -> tuple[int, list[str]]:
@@ -182,17 +244,62 @@ class Takedown:
         hidden = {c.value for c, p in self.policy.categories.items() if p.specialist_only}
         return [r for r in rows if r["category"] not in hidden]
 
-    def case_detail(self, case_id: int, reviewer: Reviewer) -> dict[str, Any]:
+    def case_detail(self, case_id: int, reviewer: Reviewer,
+                    source: str = "api") -> dict[str, Any]:
+        """The case, for a reviewer allowed to see it; a refusal is audited too."""
+        try:
+            with self.db.transaction() as s:
+                DecisionDesk(s, self.policy).visible_state(case_id, reviewer)
+                audit.record(s, reviewer.id, "case_viewed", f"case:{case_id}", source)
+                return views.case_detail(s, case_id)
+        except Forbidden:
+            self.audit(reviewer.id, "access_denied", f"case:{case_id}", source)
+            raise
+
+    def case_media(self, case_id: int, sha256: str, reviewer: Reviewer,
+                   source: str) -> tuple[bytes, str | None]:
+        """One media file of a case, for a reviewer allowed to see the case. Every view
+        is audited; it also counts towards the reviewer's views today."""
+        try:
+            with self.db.transaction() as s:
+                DecisionDesk(s, self.policy).visible_state(case_id, reviewer)
+                graph = ContentGraph(s)
+                media = s.scalar(select(MediaRow).where(MediaRow.sha256 == sha256))
+                if media is None or media.id not in graph.media_of(graph.case_cluster(case_id)):
+                    raise NotFound("no such media in this case", code="unknown_media")
+                audit.record(s, reviewer.id, "media_viewed", f"case:{case_id}", source,
+                             {"sha256": sha256})
+                mime = media.mime
+        except Forbidden:
+            self.audit(reviewer.id, "access_denied", f"case:{case_id}/media", source)
+            raise
+        return self.media_store.get(sha256), mime
+
+    def media_views_by_reviewer(self) -> dict[str, int]:
+        """Media opened today, per reviewer: for admins watching exposure."""
+        start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
         with self.db.transaction() as s:
-            DecisionDesk(s, self.policy).visible_state(case_id, reviewer)
-            return views.case_detail(s, case_id)
+            return {actor: int(n) for actor, n in s.execute(
+                select(AuditEntryRow.actor, func.count()).where(
+                    AuditEntryRow.action == "media_viewed", AuditEntryRow.at >= start)
+                .group_by(AuditEntryRow.actor))}
+
+    def media_views_today(self, reviewer: Reviewer) -> int:
+        start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        with self.db.transaction() as s:
+            return int(s.scalar(select(func.count()).select_from(AuditEntryRow).where(
+                AuditEntryRow.actor == reviewer.id, AuditEntryRow.action == "media_viewed",
+                AuditEntryRow.at >= start)) or 0)
 
     def decide(self, case_id: int, reviewer: Reviewer, outcome: Outcome, notes: str,
                category: Category | None, idempotency_key: str | None,
-               payload: Any) -> tuple[int, dict[str, Any]]:
+               payload: Any, source: str = "api") -> tuple[int, dict[str, Any]]:
         def handle(s: Session) -> tuple[int, dict[str, Any]]:
             result = DecisionDesk(s, self.policy, self.sweeper(s)).decide(
                 case_id, reviewer, outcome, notes, category)
+            audit.record(s, reviewer.id, "decided", f"case:{case_id}", source,
+                         {"outcome": outcome.value, "appended": result.appended,
+                          "status": result.state.status.value})
             return 200, {"case_id": case_id, "status": result.state.status.value,
                          "appended": result.appended,
                          "actions_requested": result.actions_requested}

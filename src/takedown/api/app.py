@@ -12,6 +12,7 @@ from takedown.api import errors, moderation, platform, reports
 from takedown.api.limits import BodySizeLimit
 from takedown.platform.demo.app import DemoPlatform
 from takedown.system import Takedown
+from takedown.web.console import console_router
 
 DESCRIPTION = """\
 takedown turns a report of child sexual abuse material or non-consensual intimate
@@ -50,6 +51,8 @@ def create_app(system: Takedown, *, demo: DemoPlatform | None = None,
     def healthz() -> dict[str, str]:
         """`ok` when the process is up."""
         return {"status": "ok"}
+
+    app.include_router(console_router(system))
 
     if demo is not None:
         app.mount("/demo", demo.app())

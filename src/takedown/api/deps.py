@@ -15,6 +15,11 @@ _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False,
 _bearer = HTTPBearer(auto_error=False, description="A reviewer's token (`takedown user add`).")
 
 
+def client_of(request: Request) -> str:
+    """Where a request came from, for the audit log."""
+    return request.client.host if request.client else "unknown"
+
+
 def get_system(request: Request) -> Takedown:
     system: Takedown = request.app.state.takedown
     return system

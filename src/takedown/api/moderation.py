@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from takedown.api.deps import CurrentReviewer, System
+from takedown.api.deps import CurrentReviewer, System, client_of
 from takedown.api.errors import documented
 from takedown.api.schemas import (
     ActionOut,
@@ -39,16 +39,18 @@ def case_queue(
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut, summary="One case, in full",
             responses=documented(401, 403, 404, 422))
-def case_detail(system: System, reviewer: CurrentReviewer,
+def case_detail(request: Request, system: System, reviewer: CurrentReviewer,
                 case_id: int = CaseId) -> CaseDetailOut:
-    """Reports, content and copies, history and actions: all that is needed to decide."""
-    return CaseDetailOut(**system.case_detail(case_id, reviewer))
+    """Reports, content and copies, history and actions: all that is needed to decide.
+    Every view, and every refusal, is in the audit log."""
+    return CaseDetailOut(**system.case_detail(case_id, reviewer, client_of(request)))
 
 
 @router.post("/cases/{case_id}/decisions", response_model=DecisionOut,
              summary="Decide a case", responses=documented(400, 401, 403, 404, 409, 422))
 def decide(
-    body: DecisionIn, system: System, reviewer: CurrentReviewer, case_id: int = CaseId,
+    request: Request, body: DecisionIn, system: System, reviewer: CurrentReviewer,
+    case_id: int = CaseId,
     idempotency_key: str | None = Header(None, max_length=200,
                                          description="Makes a retried decision safe."),
 ) -> JSONResponse:
@@ -57,7 +59,8 @@ def decide(
     says. A child-safety `no_violation` is only proposed until a second child-safety
     specialist confirms it; the content stays restricted until then."""
     status, payload = system.decide(case_id, reviewer, body.outcome, body.notes, body.category,
-                                    idempotency_key, body.model_dump(mode="json"))
+                                    idempotency_key, body.model_dump(mode="json"),
+                                    client_of(request))
     return JSONResponse(payload, status_code=status)
 
 

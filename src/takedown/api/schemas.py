@@ -83,7 +83,8 @@ class ContentOut(BaseModel):
 class ContentStateOut(BaseModel):
     content_id: str = Field(description="The platform's id for the item.")
     moderation_state: ModerationState = Field(description="What takedown has asked for.")
-    case_id: int | None = Field(description="The case whose action set that state.")
+    case_id: int | None = Field(description="The case whose action set that state, or "
+                                            "else the newest case about the item.")
     views: int = Field(description="Last reported view count.")
     shares: int = Field(description="Last reported share count.")
 
@@ -245,8 +246,16 @@ class ActionCountOut(BaseModel):
     count: int = Field(description="How many.")
 
 
+class CaseMediaOut(BaseModel):
+    sha256: str = Field(description="The file's SHA-256.")
+    mime: str | None = Field(description="Type sniffed from its bytes.")
+    item_count: int = Field(description="How many of the case's items carry it.")
+
+
 class CaseDetailOut(CaseSummaryOut):
     reports: list[CaseReportOut] = Field(description="Every report, oldest first.")
+    media: list[CaseMediaOut] = Field(description="The distinct media files of the case's "
+                                                  "items.")
     content_total: int = Field(description="Items in the case: reported items, every repost "
                                            "and quote, and exact copies.")
     content: list[CaseContentOut] = Field(description="Those items (the first 1,000).")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from takedown.access import digest
-from takedown.cases.graph import ContentGraph
+from takedown.cases.graph import ContentGraph, chunks
 from takedown.clock import utcnow
 from takedown.domain.vocabulary import CaseStatus
 from takedown.errors import NotFound
@@ -17,7 +17,9 @@ from takedown.store.tables import (
     ActionRow,
     CaseEventRow,
     CaseRow,
+    ContentMediaRow,
     ContentRow,
+    MediaRow,
     PlatformRow,
     ReportRow,
 )
@@ -74,6 +76,14 @@ def case_detail(session: Session, case_id: int) -> dict[str, Any]:
     detail["content_total"] = len(cluster)
     detail["content"] = [_content(r, platforms, parents, r.id in subjects)
                          for r in sorted(cluster, key=lambda r: r.id)[:CONTENT_LISTED]]
+    media_items: dict[int, int] = {}
+    for batch in chunks([r.id for r in cluster]):
+        for media_id in session.scalars(select(ContentMediaRow.media_id)
+                                        .where(ContentMediaRow.content_id.in_(batch))):
+            media_items[media_id] = media_items.get(media_id, 0) + 1
+    detail["media"] = [{"sha256": m.sha256, "mime": m.mime, "item_count": media_items[m.id]}
+                       for m in session.scalars(select(MediaRow).where(
+                           MediaRow.id.in_(list(media_items))).order_by(MediaRow.id))]
     detail["events"] = [{"seq": e.seq, "type": e.type, "at": e.at, "actor": e.actor,
                          "data": e.data} for e in session.scalars(
         select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq))]

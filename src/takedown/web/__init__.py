@@ -1,0 +1,1 @@
+"""The reviewers' console: server-rendered pages over the same services as the API."""

@@ -1,0 +1,169 @@
+"""Console routes. Sessions are server-side (a random cookie token, its hash stored);
+every form carries the session's CSRF token; sign-in carries a double-submit token.
+Child-safety cases, their media and reporters are for specialists, liaisons and
+admins: anyone else gets a 403 page, and the attempt is in the audit log."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from takedown.api.deps import client_of
+from takedown.domain.case import Reviewer
+from takedown.domain.vocabulary import CaseStatus, Category, Outcome, Role
+from takedown.errors import Forbidden, NotFound, TakedownError, Unauthorized
+from takedown.media.decode import MediaRejected
+from takedown.media.thumbnails import thumbnail
+from takedown.system import Takedown
+
+SESSION_COOKIE = "td_session"
+LOGIN_COOKIE = "td_login_csrf"
+
+
+def time_left(seconds: int | None) -> str:
+    if seconds is None:
+        return "no deadline"
+    minutes = abs(seconds) // 60
+    text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    return f"{text} left" if seconds >= 0 else f"overdue by {text}"
+
+
+def console_router(system: Takedown) -> APIRouter:
+    router = APIRouter(prefix="/console", include_in_schema=False)
+    folder = resources.files("takedown.web").joinpath("templates")
+    templates = Jinja2Templates(directory=str(folder))
+    templates.env.filters["time_left"] = time_left
+
+    def who(request: Request) -> tuple[Reviewer, str] | None:
+        try:
+            return system.session_reviewer(request.cookies.get(SESSION_COOKIE))
+        except Unauthorized:
+            return None
+
+    def page(request: Request, name: str, reviewer: Reviewer | None, csrf: str | None,
+             http_status: int = 200, **context: Any) -> HTMLResponse:
+        views = system.media_views_today(reviewer) if reviewer else 0
+        return templates.TemplateResponse(request, name, {
+            "reviewer": reviewer, "csrf": csrf, "media_views_today": views, **context},
+            status_code=http_status)
+
+    def check_csrf(expected: str, given: str) -> None:
+        if not hmac.compare_digest(expected.encode(), given.encode()):
+            raise Forbidden("the form's CSRF token does not match; reload the page",
+                            code="csrf")
+
+    def to_login() -> RedirectResponse:
+        return RedirectResponse("/console/login", status_code=303)
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, error: str | None = None) -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        response = page(request, "login.html", None, token, error=error)
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @router.post("/login")
+    def login(request: Request, name: str = Form(...), password: str = Form(...),
+              csrf: str = Form(...)) -> Response:
+        check_csrf(request.cookies.get(LOGIN_COOKIE, ""), csrf)
+        try:
+            _, token, _ = system.sign_in(name, password, client_of(request))
+        except Unauthorized:
+            return RedirectResponse("/console/login?error=1", status_code=303)
+        response = RedirectResponse("/console/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @router.post("/logout")
+    def logout(request: Request, csrf: str = Form(...)) -> Response:
+        session = who(request)
+        if session is not None:
+            check_csrf(session[1], csrf)
+            system.sign_out(request.cookies.get(SESSION_COOKIE), session[0], client_of(request))
+        response = to_login()
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @router.get("/", response_class=HTMLResponse)
+    def queue(request: Request, category: str | None = None,
+              status: str | None = None) -> Response:
+        session = who(request)
+        if session is None:
+            return to_login()
+        reviewer, csrf = session
+        statuses = [CaseStatus(status)] if status in {s.value for s in CaseStatus} else None
+        chosen = Category(category) if category in {c.value for c in Category} else None
+        cases = system.queue(reviewer, statuses=statuses, category=chosen, limit=200)
+        counts = system.media_views_by_reviewer() if reviewer.role is Role.ADMIN else {}
+        return page(request, "queue.html", reviewer, csrf, cases=cases,
+                    categories=[c.value for c in Category],
+                    statuses=[s.value for s in CaseStatus], category=category or "",
+                    status=status or "", view_counts=counts)
+
+    @router.get("/cases/{case_id}", response_class=HTMLResponse)
+    def case(request: Request, case_id: int, done: str | None = None,
+             error: str | None = None) -> Response:
+        session = who(request)
+        if session is None:
+            return to_login()
+        reviewer, csrf = session
+        try:
+            detail = system.case_detail(case_id, reviewer, client_of(request))
+        except (Forbidden, NotFound) as exc:
+            return page(request, "refused.html", reviewer, csrf, http_status=exc.status,
+                        message=exc.message)
+        proposer = next((e["actor"] for e in reversed(detail["events"])
+                         if e["type"] == "dismissal_proposed"), None)
+        return page(request, "case.html", reviewer, csrf, case=detail, done=done,
+                    error=error, proposer=proposer, categories=[c.value for c in Category],
+                    matches=[e for e in detail["events"] if e["type"] == "hash_matched"])
+
+    @router.post("/cases/{case_id}/decide")
+    def decide(request: Request, case_id: int, outcome: str = Form(...),
+               csrf: str = Form(...), notes: str = Form(""),
+               category: str = Form("")) -> Response:
+        session = who(request)
+        if session is None:
+            return to_login()
+        reviewer, expected = session
+        check_csrf(expected, csrf)
+        back = f"/console/cases/{case_id}"
+        try:
+            _, result = system.decide(
+                case_id, reviewer, Outcome(outcome), notes,
+                Category(category) if category else None, None,
+                {"outcome": outcome, "notes": notes, "at": datetime.now().isoformat()},
+                client_of(request))
+        except (TakedownError, ValueError) as exc:
+            message = exc.message if isinstance(exc, TakedownError) else "unknown outcome"
+            return RedirectResponse(f"{back}?error={message}", status_code=303)
+        return RedirectResponse(f"{back}?done={result['status']}", status_code=303)
+
+    @router.get("/cases/{case_id}/media/{sha256}")
+    def media(request: Request, case_id: int, sha256: str) -> Response:
+        session = who(request)
+        if session is None:
+            return Response(status_code=401)
+        try:
+            data, mime = system.case_media(case_id, sha256, session[0], client_of(request))
+        except (Forbidden, NotFound) as exc:
+            return Response(exc.message, status_code=exc.status)
+        if (mime or "").startswith("video/"):
+            return Response(data, media_type=mime)
+        try:
+            return Response(thumbnail(data), media_type="image/jpeg",
+                            headers={"Cache-Control": "no-store"})
+        except MediaRejected as exc:
+            return Response(str(exc), status_code=422)
+
+    return router

@@ -1,0 +1,204 @@
+"""The console in a real browser: Playwright driving Debian's chromium, headless."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from takedown.api.app import create_app
+from takedown.cases.intake import ReportSubmission
+from takedown.domain.vocabulary import Category, Relation, Role
+from takedown.media.intake import MediaInput
+from takedown.platform.content import ContentSubmission
+from takedown.platform.demo.media import generated_photo
+from takedown.server import BackgroundServer, free_port
+from takedown.store.tables import AuditEntryRow
+from takedown.system import Takedown
+from tests.helpers import WHEN
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"{CHROMIUM} missing: `make test` installs it")
+PASSWORD = "a long passphrase for tests"
+SCREENSHOTS = os.environ.get("TAKEDOWN_SCREENSHOTS")  # a folder: docs/ when refreshing
+
+
+@dataclass
+class Console:
+    url: str
+    system: Takedown
+    browser: object
+
+    def page(self, user: str | None = None):  # type: ignore[no-untyped-def]
+        context = self.browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+        page = context.new_page()
+        if user:
+            sign_in(page, self.url, user)
+        return page
+
+
+def sign_in(page, url: str, user: str, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{url}/console/login")
+    page.fill("input[name=name]", user)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Sign in')")
+
+
+@pytest.fixture
+def console(system: Takedown) -> Iterator[Console]:
+    from playwright.sync_api import sync_playwright
+
+    for name, role in (("ana", Role.CHILD_SAFETY_SPECIALIST),
+                       ("ben", Role.CHILD_SAFETY_SPECIALIST), ("max", Role.MODERATOR),
+                       ("ada", Role.ADMIN)):
+        system.add_user(name, role, password=PASSWORD)
+    system.add_platform("net", "http://127.0.0.1:9/hook")
+    port = free_port()
+    with BackgroundServer(create_app(system, run_workers=False), port) as server, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield Console(server.url, system, browser)
+        browser.close()
+
+
+def make_case(system: Takedown, content_id: str, *, category: Category,
+              relation: Relation = Relation.OTHER_USER, text: str = "",
+              seed: int = 1) -> int:
+    platform = system.platform_named("net")
+    system.register_content(platform, ContentSubmission(content_id, f"acct-{content_id}",
+                                                        _when()),
+                            [MediaInput(data=generated_photo(seed, (480, 360)))])
+    system.submit_report(ReportSubmission(category=category, relation=relation,
+                                          content_ids=[content_id], text=text), None, {})
+    return int(system.content_state(platform, content_id)["case_id"])
+
+
+def _when() -> datetime:
+    return datetime.fromisoformat(WHEN.replace("Z", "+00:00"))
+
+
+def test_sign_in_and_out(console: Console) -> None:
+    page = console.page()
+    sign_in(page, console.url, "ana", "wrong password")
+    assert page.get_by_role("alert").inner_text() == "Wrong name or password."
+    sign_in(page, console.url, "ana")
+    assert page.get_by_role("heading", name="Queue").is_visible()
+    page.click("button:has-text('Sign out')")
+    assert page.url.endswith("/console/login")
+    page.goto(f"{console.url}/console/")
+    assert page.url.endswith("/console/login")  # the session is gone
+
+
+def test_queue_is_ordered_by_priority_with_time_left(console: Console) -> None:
+    spam = make_case(console.system, "spam", category=Category.TERMS_VIOLATION, seed=2)
+    urgent = make_case(console.system, "urgent", category=Category.CHILD_SEXUAL_ABUSE,
+                       relation=Relation.PARENT_GUARDIAN, seed=3)
+    page = console.page("ana")
+    rows = page.locator("#queue tbody tr")
+    assert [rows.nth(i).get_attribute("data-case") for i in range(2)] == [str(urgent),
+                                                                          str(spam)]
+    assert re.match(r"\d+ min left", rows.nth(0).locator("td").nth(4).inner_text())
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/console-queue.png", full_page=True)
+
+
+def test_deciding_a_case_end_to_end(console: Console) -> None:
+    case_id = make_case(console.system, "post", category=Category.TERMS_VIOLATION)
+    page = console.page("max")
+    page.click(f"a:has-text('#{case_id}')")
+    page.check("input[value=violation]")
+    page.fill("textarea[name=notes]", "spam, confirmed")
+    page.click("#submit-decision")
+    assert page.get_by_role("status").inner_text() == "Recorded: closed violation."
+    platform = console.system.platform_named("net")
+    assert console.system.content_state(platform, "post")["moderation_state"] == "removed"
+
+
+def filters(page, index: int = 0) -> str:  # type: ignore[no-untyped-def]
+    return str(page.locator(".media-item img").nth(index).evaluate(
+        "element => getComputedStyle(element).filter"))
+
+
+def test_media_is_blurred_and_grey_until_a_reviewer_chooses(console: Console) -> None:
+    case_id = make_case(console.system, "pic", category=Category.CHILD_SEXUAL_ABUSE,
+                        relation=Relation.DEPICTED_PERSON)
+    page = console.page("ana")
+    page.goto(f"{console.url}/console/cases/{case_id}")
+    page.wait_for_function("document.querySelector('.media-item img').complete")
+    assert "blur(18px)" in filters(page) and "grayscale(1)" in filters(page)
+    size = page.locator(".media-item img").evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    assert max(size) <= 320  # a thumbnail, not the file
+    assert page.locator(".item-count").inner_text() == "1 item(s)"
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/console-case.png", full_page=True)
+    page.click("button[data-toggle=blurred]")
+    assert "blur(0px)" in filters(page) and "grayscale(1)" in filters(page)
+    page.click("button[data-toggle=grey]")
+    assert "blur(0px)" in filters(page) and "grayscale(0)" in filters(page)
+    page.click("button[data-toggle=blurred]")  # each toggle is separate
+    assert "blur(18px)" in filters(page) and "grayscale(0)" in filters(page)
+    page.reload()
+    assert int(page.locator("#views-today").inner_text()) >= 1
+
+
+def test_a_child_safety_dismissal_needs_a_second_specialist(console: Console) -> None:
+    case_id = make_case(console.system, "x", category=Category.CHILD_SEXUAL_ABUSE,
+                        relation=Relation.PARENT_GUARDIAN)
+    ana = console.page("ana")
+    ana.goto(f"{console.url}/console/cases/{case_id}")
+    ana.check("input[value=no_violation]")
+    ana.click("#submit-decision")
+    assert "awaiting second review" in ana.locator("#case-status").inner_text()
+    assert "cannot confirm your own" in ana.locator("#second-review").inner_text()
+    ana.check("input[value=no_violation]")
+    ana.click("#submit-decision")
+    assert "second child-safety specialist" in ana.get_by_role("alert").last.inner_text()
+    ben = console.page("ben")
+    ben.goto(f"{console.url}/console/cases/{case_id}")
+    assert "ana found no violation" in ben.locator("#second-review").inner_text()
+    ben.check("input[value=no_violation]")
+    ben.click("#submit-decision")
+    assert ben.get_by_role("status").inner_text() == "Recorded: closed no violation."
+
+
+def test_a_moderator_is_refused_a_child_safety_case_and_it_is_logged(
+        console: Console) -> None:
+    case_id = make_case(console.system, "y", category=Category.CHILD_SEXUAL_ABUSE)
+    page = console.page("max")
+    assert page.locator("#queue tbody tr[data-case]").count() == 0
+    response = page.goto(f"{console.url}/console/cases/{case_id}")
+    assert response is not None and response.status == 403
+    assert "recorded in the audit log" in page.content()
+    media = page.request.get(f"{console.url}/console/cases/{case_id}/media/{'0' * 64}")
+    assert media.status == 403
+    with console.system.db.transaction() as s:
+        denied = [(e.actor, e.target) for e in s.query(AuditEntryRow)
+                  .filter(AuditEntryRow.action == "access_denied")]
+    assert ("max", f"case:{case_id}") in denied
+
+
+def test_a_script_in_a_report_is_shown_as_text(console: Console) -> None:
+    text = "<script>window.pwned = 1</script><b>bold?</b>"
+    case_id = make_case(console.system, "z", category=Category.TERMS_VIOLATION, text=text)
+    page = console.page("max")
+    page.goto(f"{console.url}/console/cases/{case_id}")
+    assert page.locator(".report-text").inner_text() == text
+    assert page.evaluate("window.pwned") is None
+    assert page.locator(".report-text b").count() == 0
+
+
+def test_a_form_without_the_sessions_csrf_token_is_refused(console: Console) -> None:
+    case_id = make_case(console.system, "w", category=Category.TERMS_VIOLATION)
+    page = console.page("max")
+    response = page.request.post(f"{console.url}/console/cases/{case_id}/decide",
+                                 form={"outcome": "violation", "csrf": "forged"})
+    assert response.status == 403
+    platform = console.system.platform_named("net")
+    assert console.system.content_state(platform, "w")["moderation_state"] == "visible"
+
