@@ -103,6 +103,7 @@ class Receiver:
     secret: str = "whsec_test"
     fail_next: int = 0
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
+    raw: list[tuple[dict[str, str], bytes]] = field(default_factory=list)  # non-action posts
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -114,6 +115,7 @@ class Receiver:
         with self.lock:
             self.fail_next = 0
             self.batches.clear()
+            self.raw.clear()
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +134,11 @@ def _receiver_server() -> Iterator[Receiver]:
             if receiver.fail_next > 0:
                 receiver.fail_next -= 1
                 return JSONResponse({"error": "try later"}, status_code=503)
-            receiver.batches.append(json.loads(body)["actions"])
+            parsed = json.loads(body)
+            if "actions" in parsed:
+                receiver.batches.append(parsed["actions"])
+            else:
+                receiver.raw.append((dict(request.headers), body))
         return JSONResponse({"ok": True})
 
     port = free_port()

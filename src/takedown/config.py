@@ -32,6 +32,14 @@ class Settings:
     webhook_batch: int = 500
     poll_interval_s: float = 0.25
     lease_s: float = 60.0
+    escalation_check_s: float = 5.0
+    # On-call, told when a case passes its deadline: e-mail and/or a signed webhook.
+    oncall_email: str | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    mail_from: str = "takedown@localhost"
+    oncall_webhook_url: str | None = None
+    oncall_webhook_secret: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -51,6 +59,12 @@ class Settings:
             policy_path=Path(policy) if policy else None,
             inprocess_workers=_env_int("TAKEDOWN_INPROCESS_WORKERS", 2),
             max_media_bytes=_env_int("TAKEDOWN_MAX_MEDIA_BYTES", 64 * 1024 * 1024),
+            oncall_email=os.environ.get("TAKEDOWN_ONCALL_EMAIL") or None,
+            smtp_host=os.environ.get("TAKEDOWN_SMTP_HOST", "127.0.0.1"),
+            smtp_port=_env_int("TAKEDOWN_SMTP_PORT", 25),
+            mail_from=os.environ.get("TAKEDOWN_MAIL_FROM", "takedown@localhost"),
+            oncall_webhook_url=os.environ.get("TAKEDOWN_ONCALL_WEBHOOK") or None,
+            oncall_webhook_secret=os.environ.get("TAKEDOWN_ONCALL_WEBHOOK_SECRET", ""),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -39,6 +39,7 @@ from takedown.media.intake import MediaInput, prepare_media
 from takedown.media.signals import Signal, compute_signals, signal_type
 from takedown.media.storage import MediaStore, sniff_mime
 from takedown.pipeline.delivery import ActionDeliverer
+from takedown.pipeline.escalation import EscalationScheduler, NotificationSender
 from takedown.pipeline.worker import WorkerPool
 from takedown.platform.actions import ActionLedger
 from takedown.platform.content import (
@@ -80,8 +81,11 @@ class Takedown:
         self.deliverer = ActionDeliverer(
             self.db, batch=settings.webhook_batch, lease_s=settings.lease_s,
             timeout_s=settings.webhook_timeout_s)
+        self.scheduler = EscalationScheduler(self.db, self.policy, settings)
+        self.sender = NotificationSender(self.db, settings)
         self.workers = WorkerPool(self.deliverer, settings.inprocess_workers,
-                                  settings.poll_interval_s)
+                                  settings.poll_interval_s, self.sender, self.scheduler,
+                                  settings.escalation_check_s)
 
     # --- lifecycle -------------------------------------------------------------
 

@@ -135,3 +135,21 @@ def test_decided_case_is_closed_and_a_reopen_restarts_it() -> None:
 
 def test_fold_of_nothing_is_an_empty_open_case() -> None:
     assert fold([], POLICY) == CaseState()
+
+
+def test_escalation_steps_follow_the_deadline_and_stop_at_a_decision() -> None:
+    from takedown.domain.case import escalation_due
+
+    reports = [reported(0, relation="depicted_person")]  # deadline T0 + 1h
+    state = fold(reports, POLICY)
+    assert escalation_due(state, POLICY, T0 + timedelta(minutes=59)) is None
+    first = escalation_due(state, POLICY, T0 + timedelta(minutes=61))
+    assert first is not None and first.data["step"] == 1
+    once = fold([*reports, event(EventType.ESCALATED, step=1)], POLICY)
+    assert escalation_due(once, POLICY, T0 + timedelta(minutes=80)) is None
+    second = escalation_due(once, POLICY, T0 + timedelta(minutes=91))
+    assert second is not None and second.data["step"] == 2
+    assert priority(once, POLICY) == pytest.approx(priority(state, POLICY) * 1.5)
+    decided = fold([*reports, event(EventType.DECIDED, "ana", outcome="violation",
+                                    reviewers=["ana"])], POLICY)
+    assert escalation_due(decided, POLICY, T0 + timedelta(days=3)) is None

@@ -53,6 +53,7 @@ def test_operator_policy_file_is_read(tmp_path: Any) -> None:
     (lambda d: d["credibility"].update(per_additional_report=0), "per_additional_report"),
     (lambda d: d["deadline_rules"][0].update(within="soon"), "deadline_rules[0].within"),
     (lambda d: d["deadline_rules"][0].update(relations=["neighbour"]), "deadline_rules[0]"),
+    (lambda d: d["escalation"].update(interval="often"), "escalation.interval"),
 ])
 def test_a_bad_policy_is_refused_naming_the_key(mutate: Any, message: str) -> None:
     data = shipped()

@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from takedown.clock import utcnow
-from takedown.pipeline.delivery import ActionDeliverer, backoff
+from takedown.pipeline.delivery import ActionDeliverer
+from takedown.pipeline.outbox import backoff
 from takedown.platform.webhooks import SignatureError, body_for, sign, signed_headers, verify
 from takedown.store.tables import ActionRow
 from takedown.system import Takedown

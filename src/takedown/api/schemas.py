@@ -199,6 +199,7 @@ class CaseSummaryOut(BaseModel):
     deadline: datetime | None = Field(description="When a human must have acted.")
     seconds_left: int | None = Field(description="Until the deadline; negative when overdue.")
     restricted: bool = Field(description="Whether the content is hidden pending review.")
+    escalations: int = Field(description="Times the case has escalated past its deadline.")
     created_at: datetime = Field(description="When the first report arrived.")
     updated_at: datetime = Field(description="When the last event was appended.")
 

@@ -88,5 +88,6 @@ class CaseBook:
         row.priority = priority(state, self.policy)
         row.deadline = state.deadline
         row.restricted = state.restricted
+        row.escalations = state.escalations
         row.event_count = state.events
         row.updated_at = utcnow()

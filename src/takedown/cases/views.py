@@ -44,7 +44,8 @@ def case_summary(row: CaseRow, now: datetime | None = None) -> dict[str, Any]:
         "priority": row.priority, "deadline": row.deadline,
         "seconds_left": None if row.deadline is None
         else int((row.deadline - now).total_seconds()),
-        "restricted": row.restricted, "created_at": row.created_at,
+        "restricted": row.restricted, "escalations": row.escalations,
+        "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
 

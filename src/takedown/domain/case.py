@@ -76,6 +76,7 @@ class CaseState:
     decided_outcome: Outcome | None = None
     decided_by: tuple[str, ...] = ()
     decided_at: datetime | None = None
+    escalations: int = 0
     events: int = 0
 
 
@@ -143,6 +144,7 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         state.status = CaseStatus.OPEN
         state.decided_outcome, state.decided_by, state.decided_at = None, (), None
         state.deadline = state.deadline_rule = None
+        state.escalations = 0
     elif kind is EventType.REACH_OBSERVED:
         state.views = int(event.data["views"])
         state.shares = int(event.data["shares"])
@@ -151,6 +153,8 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         _on_hash_matched(state, event, policy)
     elif kind is EventType.RESTRICTED:
         state.restricted = True
+    elif kind is EventType.ESCALATED:
+        state.escalations += 1
     elif kind is EventType.RESTORED:
         state.restricted = False
     elif kind is EventType.DISMISSAL_PROPOSED:
@@ -198,7 +202,8 @@ def priority(state: CaseState, policy: Policy) -> float:
     if state.category is None:
         return 0.0
     severity = policy.for_category(state.category).severity
-    return round(severity * credibility(state, policy) * reach_factor(state, policy), 3)
+    overdue = 1 + policy.escalation.priority_boost * state.escalations
+    return round(severity * credibility(state, policy) * reach_factor(state, policy) * overdue, 3)
 
 
 def reach_tier(views: int, shares: int, views_per_hour: float) -> tuple[int, int, int]:
@@ -287,3 +292,18 @@ def decide(
 
 def deadline_remaining(state: CaseState, now: datetime) -> timedelta | None:
     return None if state.deadline is None else state.deadline - now
+
+
+def escalation_due(state: CaseState, policy: Policy, now: datetime) -> NewEvent | None:
+    """The next escalation step, if one is due: step 1 at the deadline, step n one
+    interval after step n-1. None once decided (the deadline is then cleared)."""
+    if state.status.is_closed or state.deadline is None or now < state.deadline:
+        return None
+    interval = policy.escalation.interval.total_seconds()
+    overdue = (now - state.deadline).total_seconds()
+    due_steps = 1 + int(overdue // interval) if interval > 0 else 1
+    if state.escalations >= due_steps:
+        return None
+    return NewEvent(EventType.ESCALATED, {"step": state.escalations + 1,
+                                          "overdue_s": int(overdue),
+                                          "deadline_rule": state.deadline_rule})

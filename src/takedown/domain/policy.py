@@ -67,12 +67,22 @@ class ReachWeights:
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """A case past its deadline escalates at once, then again every `interval` until
+    someone decides; each step multiplies its priority by (1 + boost x steps)."""
+
+    interval: timedelta
+    priority_boost: float
+
+
+@dataclass(frozen=True)
 class Policy:
     categories: Mapping[Category, CategoryPolicy]
     deadline_rules: tuple[DeadlineRule, ...]
     default_deadline: timedelta
     credibility: Credibility
     reach: ReachWeights
+    escalation: Escalation
 
     def for_category(self, category: Category) -> CategoryPolicy:
         return self.categories[category]
@@ -176,6 +186,7 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
         raise PolicyError("credibility.per_additional_report: must be above zero, "
                           "or a repeated report would not raise a case's priority")
     reach = data.get("reach", {})
+    escalation = data.get("escalation", {})
     return Policy(
         categories=categories,
         deadline_rules=tuple(
@@ -187,5 +198,9 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
             views=_number(reach, "views", "reach"),
             shares=_number(reach, "shares", "reach"),
             growth=_number(reach, "growth", "reach"),
+        ),
+        escalation=Escalation(
+            interval=parse_duration(escalation.get("interval", ""), "escalation.interval"),
+            priority_boost=_number(escalation, "priority_boost", "escalation"),
         ),
     )

@@ -1,36 +1,21 @@
-"""Action delivery: claim due actions, POST them signed to the platform, record the
-outcome. Retried with exponential backoff until the platform answers 2xx.
-
-Claiming is one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING:
-on PostgreSQL concurrent workers skip each other's rows; on SQLite the statement
-runs under BEGIN IMMEDIATE, which serialises writers. A claim is a lease: a worker
-that dies releases its rows when the lease runs out. The platform deduplicates on
-action_id, so a rare second send after a lost lease is harmless by contract.
+"""Action delivery: claim due actions (see pipeline.outbox), POST them signed to the
+platform in batches, record the outcome; retried with backoff until a 2xx. The
+platform deduplicates on action_id, so a rare second send after a lost lease is
+harmless by contract.
 """
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import or_, select, update
 
-from takedown.clock import utcnow
+from takedown.pipeline.outbox import claim_due, record_outcome
 from takedown.platform.webhooks import body_for, signed_headers
 from takedown.store.db import Database
 from takedown.store.tables import ActionRow, PlatformRow
-
-BACKOFF_BASE_S = 2.0
-BACKOFF_MAX_S = 3600.0
-
-
-def backoff(attempts: int) -> timedelta:
-    """2 s, 4 s, 8 s ... up to an hour, with jitter so retries do not arrive in step."""
-    delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
-    return timedelta(seconds=delay * random.uniform(0.8, 1.0))
 
 
 @dataclass(frozen=True)
@@ -52,22 +37,8 @@ class ActionDeliverer:
         self.http.close()
 
     def claim(self, worker_id: str) -> list[Claimed]:
-        now = utcnow()
-        due = (
-            select(ActionRow.id)
-            .where(ActionRow.status != "delivered", ActionRow.next_attempt_at <= now,
-                   or_(ActionRow.lease_until.is_(None), ActionRow.lease_until < now))
-            .order_by(ActionRow.priority.desc(), ActionRow.created_at)
-            .limit(self.batch)
-            .with_for_update(skip_locked=True)
-        )
-        with self.db.transaction() as session:
-            rows = session.execute(
-                update(ActionRow).where(ActionRow.id.in_(due))
-                .values(lease_until=now + self.lease, claimed_by=worker_id,
-                        attempts=ActionRow.attempts + 1)
-                .returning(ActionRow.id, ActionRow.platform_id, ActionRow.payload)
-                .execution_options(synchronize_session=False)).all()
+        rows = claim_due(self.db, ActionRow, worker_id, self.batch, self.lease,
+                         (ActionRow.id, ActionRow.platform_id, ActionRow.payload))
         return [Claimed(r.id, r.platform_id, r.payload) for r in rows]
 
     def run_once(self, worker_id: str) -> int:
@@ -93,19 +64,4 @@ class ActionDeliverer:
                 error = f"HTTP {response.status_code}: {response.text[:300]}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
-        self._record(worker_id, [a.id for a in actions], error)
-
-    def _record(self, worker_id: str, ids: list[str], error: str | None) -> None:
-        now = utcnow()
-        with self.db.transaction() as session:
-            mine = [ActionRow.id.in_(ids), ActionRow.claimed_by == worker_id]
-            if error is None:
-                session.execute(update(ActionRow).where(*mine).values(
-                    status="delivered", delivered_at=now, lease_until=None, last_error=None)
-                    .execution_options(synchronize_session=False))
-                return
-            for row in session.scalars(select(ActionRow).where(*mine)):
-                row.status = "failing"
-                row.last_error = error
-                row.lease_until = None
-                row.next_attempt_at = now + backoff(row.attempts)
+        record_outcome(self.db, ActionRow, worker_id, [a.id for a in actions], error)

@@ -1,5 +1,7 @@
 """The worker loop: in threads inside the API process by default, or as
-`takedown worker` processes in production (several per host, many hosts)."""
+`takedown worker` processes in production (several per host, many hosts). Each
+pass delivers actions and notifications and, every few seconds, escalates overdue
+cases; all three are safe to run from any number of workers at once."""
 
 from __future__ import annotations
 
@@ -7,16 +9,25 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 
 from takedown.pipeline.delivery import ActionDeliverer
+from takedown.pipeline.escalation import EscalationScheduler, NotificationSender
 
 log = logging.getLogger(__name__)
 
 
 class WorkerPool:
-    def __init__(self, deliverer: ActionDeliverer, threads: int, poll_interval_s: float) -> None:
+    def __init__(self, deliverer: ActionDeliverer, threads: int, poll_interval_s: float,
+                 sender: NotificationSender | None = None,
+                 scheduler: EscalationScheduler | None = None,
+                 escalation_check_s: float = 5.0) -> None:
         self.deliverer = deliverer
+        self.sender = sender
+        self.scheduler = scheduler
+        self.escalation_check_s = escalation_check_s
         self.threads = threads
         self.poll_interval_s = poll_interval_s
         self._stop = threading.Event()
@@ -37,15 +48,26 @@ class WorkerPool:
 
     def run(self, worker_id: str | None = None) -> None:
         worker_id = worker_id or f"{self.prefix}:{uuid.uuid4().hex[:8]}"
+        next_check = 0.0
         while not self._stop.is_set():
-            try:
-                done = self.deliverer.run_once(worker_id)
-            except Exception:  # a worker must outlive one bad batch; the lease retries it
-                log.exception("delivery batch failed")
-                done = 0
+            done = self._attempt(lambda: self.deliverer.run_once(worker_id), "delivery")
+            if self.sender is not None:
+                done += self._attempt(lambda: self.sender.run_once(worker_id),  # type: ignore[union-attr]
+                                      "notification")
+            if self.scheduler is not None and time.monotonic() >= next_check:
+                next_check = time.monotonic() + self.escalation_check_s
+                done += self._attempt(self.scheduler.run_once, "escalation")
             if done == 0:
                 self._wake.wait(self.poll_interval_s)
                 self._wake.clear()
+
+    @staticmethod
+    def _attempt(step: Callable[[], int], name: str) -> int:
+        try:
+            return step()
+        except Exception:  # a worker must outlive one bad pass; leases and locks retry it
+            log.exception("%s pass failed", name)
+            return 0
 
     def stop(self) -> None:
         self._stop.set()

@@ -129,6 +129,7 @@ class CaseRow(Base):
     priority: Mapped[float] = mapped_column(Float, default=0.0)
     deadline: Mapped[datetime | None]
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
     __table_args__ = (Index("ix_cases_queue", "status", "priority", "deadline"),)
@@ -312,3 +313,26 @@ class IdempotencyRow(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class NotificationRow(Base):
+    """An outgoing message to people (on-call e-mail, an on-call webhook): an outbox
+    row, delivered and retried by the workers like actions, once per dedupe key."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))  # 'email' or 'webhook'
+    target: Mapped[str] = mapped_column(String(2000))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[dict[str, Any]]
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)

@@ -1,0 +1,118 @@
+"""Deadlines that escalate. A stateless pass, run by every worker: each case past its
+deadline gets its next `escalated` step if the fold says it is due. The case row is
+locked while deciding, so however many workers run, and across restarts, each step is
+appended once; the step's notifications carry a dedupe key, so they are queued once.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+import httpx
+from sqlalchemy import select
+
+from takedown.cases.casebook import CaseBook
+from takedown.clock import utcnow
+from takedown.config import Settings
+from takedown.domain.case import escalation_due
+from takedown.domain.policy import Policy
+from takedown.domain.vocabulary import CaseStatus
+from takedown.pipeline.outbox import claim_due, record_outcome
+from takedown.platform.webhooks import signed_headers
+from takedown.store.db import Database
+from takedown.store.tables import CaseRow, NotificationRow
+
+
+class EscalationScheduler:
+    def __init__(self, db: Database, policy: Policy, settings: Settings) -> None:
+        self.db = db
+        self.policy = policy
+        self.settings = settings
+
+    def run_once(self, now: datetime | None = None) -> int:
+        """Escalate every overdue case that is due a step; returns steps appended."""
+        now = now or utcnow()
+        open_statuses = [s.value for s in CaseStatus if not s.is_closed]
+        with self.db.transaction() as session:
+            overdue = list(session.scalars(
+                select(CaseRow.id).where(CaseRow.status.in_(open_statuses),
+                                         CaseRow.deadline <= now)
+                .order_by(CaseRow.deadline).limit(500)))
+        return sum(self._escalate(case_id, now) for case_id in overdue)
+
+    def _escalate(self, case_id: int, now: datetime) -> int:
+        with self.db.transaction() as session:
+            book = CaseBook(session, self.policy)
+            book.lock(case_id)
+            event = escalation_due(book.state(case_id), self.policy, now)
+            if event is None:
+                return 0
+            state, _ = book.append(case_id, [event])
+            row = session.get(CaseRow, case_id)
+            assert row is not None
+            step = int(event.data["step"])
+            subject = (f"[takedown] case {case_id} overdue: escalation {step} "
+                       f"({(row.category or 'unknown').replace('_', ' ')})")
+            body = {"type": "escalation", "case_id": case_id, "step": step,
+                    "category": row.category, "priority": row.priority,
+                    "overdue_s": event.data["overdue_s"],
+                    "deadline_rule": event.data["deadline_rule"],
+                    "console": f"/console/cases/{case_id}"}
+            sent = utcnow()  # the outbox runs on the real clock, whatever `now` was asked
+            for channel, target in self._on_call():
+                session.add(NotificationRow(
+                    dedupe_key=f"escalation:{case_id}:{state.events}:{step}:{channel}",
+                    channel=channel, target=target, subject=subject, body=body,
+                    priority=row.priority, created_at=sent, status="pending", attempts=0,
+                    next_attempt_at=sent - timedelta(seconds=1)))
+            return 1
+
+    def _on_call(self) -> list[tuple[str, str]]:
+        targets = []
+        if self.settings.oncall_email:
+            targets.append(("email", self.settings.oncall_email))
+        if self.settings.oncall_webhook_url:
+            targets.append(("webhook", self.settings.oncall_webhook_url))
+        return targets
+
+
+class NotificationSender:
+    """Delivers the notifications outbox: SMTP for e-mail, signed POSTs for webhooks."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.lease = timedelta(seconds=settings.lease_s)
+
+    def run_once(self, worker_id: str) -> int:
+        rows = claim_due(self.db, NotificationRow, worker_id, 20, self.lease,
+                         (NotificationRow.id, NotificationRow.channel, NotificationRow.target,
+                          NotificationRow.subject, NotificationRow.body))
+        for row in rows:
+            error = None
+            try:
+                self._send(row.channel, row.target, row.subject, row.body)
+            except (OSError, smtplib.SMTPException, httpx.HTTPError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            record_outcome(self.db, NotificationRow, worker_id, [row.id], error)
+        return len(rows)
+
+    def _send(self, channel: str, target: str, subject: str, body: dict[str, object]) -> None:
+        if channel == "email":
+            message = EmailMessage()
+            message["From"], message["To"], message["Subject"] = (
+                self.settings.mail_from, target, subject)
+            message.set_content("\n".join(f"{k}: {v}" for k, v in body.items()))
+            with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port,
+                              timeout=self.settings.webhook_timeout_s) as smtp:
+                smtp.send_message(message)
+            return
+        payload = json.dumps(body, sort_keys=True).encode()
+        response = httpx.post(target, content=payload, timeout=self.settings.webhook_timeout_s,
+                              headers=signed_headers(self.settings.oncall_webhook_secret,
+                                                     payload))
+        if not 200 <= response.status_code < 300:
+            raise ValueError(f"HTTP {response.status_code}")
