@@ -182,11 +182,23 @@ class ReportContentRow(Base):
     content_id: Mapped[int] = mapped_column(ForeignKey("content.id"), primary_key=True)
 
 
-class ActionRow(Base):
-    """One action for the platform, and the delivery state of its webhook.
+class OutboxColumns:
+    """Delivery state of an outbox row: workers claim due rows with a lease and record
+    each attempt (see pipeline.outbox)."""
 
-    The row is also the delivery queue: workers claim due rows with a lease.
-    """
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+
+
+class ActionRow(OutboxColumns, Base):
+    """One action for the platform, and the delivery state of its webhook."""
 
     __tablename__ = "actions"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the action id sent out
@@ -197,15 +209,6 @@ class ActionRow(Base):
     target_type: Mapped[str] = mapped_column(String(20))  # 'content' or 'account'
     target_id: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
-    priority: Mapped[float] = mapped_column(Float, default=0.0)
-    created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime]
-    lease_until: Mapped[datetime | None]
-    claimed_by: Mapped[str | None] = mapped_column(String(100))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    delivered_at: Mapped[datetime | None]
     __table_args__ = (Index("ix_actions_due", "status", "next_attempt_at"),)
 
 
@@ -315,7 +318,7 @@ class IdempotencyRow(Base):
     created_at: Mapped[datetime]
 
 
-class NotificationRow(Base):
+class NotificationRow(OutboxColumns, Base):
     """An outgoing message to people (on-call e-mail, an on-call webhook): an outbox
     row, delivered and retried by the workers like actions, once per dedupe key."""
 
@@ -326,13 +329,4 @@ class NotificationRow(Base):
     target: Mapped[str] = mapped_column(String(2000))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[dict[str, Any]]
-    priority: Mapped[float] = mapped_column(Float, default=0.0)
-    created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime]
-    lease_until: Mapped[datetime | None]
-    claimed_by: Mapped[str | None] = mapped_column(String(100))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    delivered_at: Mapped[datetime | None]
     __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
