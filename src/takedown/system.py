@@ -238,11 +238,12 @@ class Takedown:
     # --- moderation ------------------------------------------------------------
 
     def queue(self, reviewer: Reviewer, *, statuses: list[CaseStatus] | None,
-              category: Category | None, limit: int) -> list[dict[str, Any]]:
+              category: Category | None, limit: int,
+              mine: bool = False) -> list[dict[str, Any]]:
         wanted = [s.value for s in (statuses or [s for s in CaseStatus if not s.is_closed])]
         with self.db.transaction() as s:
             rows = views.queue(s, statuses=wanted, category=category.value if category else None,
-                               limit=limit)
+                               limit=limit, claimed_by=reviewer.id if mine else None)
         if reviewer.is_child_safety or reviewer.role is Role.LIAISON:
             return rows
         hidden = {c.value for c, p in self.policy.categories.items() if p.specialist_only}
@@ -310,6 +311,14 @@ class Takedown:
 
         return self._idempotent(f"decision:{case_id}:{reviewer.id}", idempotency_key,
                                 payload, handle)
+
+    def claim(self, case_id: int, reviewer: Reviewer, source: str) -> dict[str, Any]:
+        """Take the case for the policy's claim time; 409 if someone else holds it."""
+        with self.db.transaction() as s:
+            state = DecisionDesk(s, self.policy).claim(case_id, reviewer)
+            audit.record(s, reviewer.id, "claimed", f"case:{case_id}", source)
+            return {"case_id": case_id, "claimed_by": state.claimed_by,
+                    "claimed_until": state.claimed_until}
 
     def actions(self, *, case_id: int | None = None, platform_id: int | None = None,
                 status: str | None = None, limit: int = 100,

@@ -207,3 +207,19 @@ def test_case_detail_has_reports_copies_history_and_actions(
     actions = client.get(f"/v1/actions?case_id={case_id}", headers=keys.bearer("specialist"))
     assert len(actions.json()) == 8 and actions.json()[0]["status"] == "pending"
 
+
+
+def test_claims_through_the_api(client: TestClient, keys: Keys) -> None:
+    register(client, keys.api, "orig", seed=1)
+    report(client, content_ids=["orig"], relation="depicted_person")
+    case_id = only_case(client, keys.bearer("specialist"))["id"]
+    taken = client.post(f"/v1/cases/{case_id}/claim", headers=keys.bearer("specialist"))
+    assert taken.status_code == 200 and taken.json()["claimed_by"] == "ana"
+    refused = client.post(f"/v1/cases/{case_id}/claim", headers=keys.bearer("specialist2"))
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "claimed"
+    mine = client.get("/v1/cases?mine=true", headers=keys.bearer("specialist")).json()
+    theirs = client.get("/v1/cases?mine=true", headers=keys.bearer("specialist2")).json()
+    assert [c["id"] for c in mine] == [case_id] and theirs == []
+    client.post(f"/v1/cases/{case_id}/decisions", headers=keys.bearer("specialist"),
+                json={"outcome": "violation"})
+    assert client.get("/v1/cases?mine=true", headers=keys.bearer("specialist")).json() == []

@@ -153,3 +153,16 @@ def test_escalation_steps_follow_the_deadline_and_stop_at_a_decision() -> None:
     decided = fold([*reports, event(EventType.DECIDED, "ana", outcome="violation",
                                     reviewers=["ana"])], POLICY)
     assert escalation_due(decided, POLICY, T0 + timedelta(days=3)) is None
+
+
+def test_a_claim_keeps_others_off_until_it_expires() -> None:
+    from takedown.domain.case import claim
+
+    state = fold([reported()], POLICY)
+    taken = claim(state, ANA, T0, timedelta(minutes=20))
+    held = fold([reported(), CaseEvent(EventType.CLAIMED, T0, "ana", taken.data)], POLICY)
+    assert held.claimed_by == "ana" and held.claimed_until == T0 + timedelta(minutes=20)
+    with pytest.raises(DecisionRefused, match="ana is working on this case"):
+        claim(held, BEN, T0 + timedelta(minutes=5), timedelta(minutes=20))
+    assert claim(held, ANA, T0 + timedelta(minutes=5), timedelta(minutes=20))  # renew
+    assert claim(held, BEN, T0 + timedelta(minutes=21), timedelta(minutes=20))  # expired

@@ -183,6 +183,22 @@ def test_a_moderator_is_refused_a_child_safety_case_and_it_is_logged(
     assert ("max", f"case:{case_id}") in denied
 
 
+def test_a_claimed_case_shows_who_is_on_it(console: Console) -> None:
+    case_id = make_case(console.system, "c", category=Category.CHILD_SEXUAL_ABUSE,
+                        relation=Relation.LAW_ENFORCEMENT)
+    ana = console.page("ana")
+    ana.goto(f"{console.url}/console/cases/{case_id}")
+    ana.click("#claim-button")
+    assert "You are working on this case" in ana.locator("#claimed").inner_text()
+    ana.goto(f"{console.url}/console/?mine=true")
+    assert ana.locator("#queue tbody tr[data-case]").count() == 1
+    ben = console.page("ben")
+    assert "ana is on it" in ben.locator("#queue").inner_text()
+    ben.goto(f"{console.url}/console/cases/{case_id}")
+    assert "ana is working on this case" in ben.locator("#claimed").inner_text()
+    assert ben.locator("#claim-button").count() == 0
+
+
 def test_a_script_in_a_report_is_shown_as_text(console: Console) -> None:
     text = "<script>window.pwned = 1</script><b>bold?</b>"
     case_id = make_case(console.system, "z", category=Category.TERMS_VIOLATION, text=text)

@@ -13,6 +13,7 @@ from takedown.api.schemas import (
     ActionOut,
     CaseDetailOut,
     CaseSummaryOut,
+    ClaimOut,
     DecisionIn,
     DecisionOut,
 )
@@ -30,10 +31,11 @@ def case_queue(
                                                                "every open status."),
     category: Category | None = Query(None, description="Only this category."),
     limit: int = Query(100, ge=1, le=1000, description="At most this many."),
+    mine: bool = Query(False, description="Only cases you have claimed."),
 ) -> list[CaseSummaryOut]:
     """Cases by priority (highest first), then deadline (soonest first). Child-safety
     cases are listed only to specialists, liaisons and admins."""
-    rows = system.queue(reviewer, statuses=status, category=category, limit=limit)
+    rows = system.queue(reviewer, statuses=status, category=category, limit=limit, mine=mine)
     return [CaseSummaryOut(**r) for r in rows]
 
 
@@ -62,6 +64,16 @@ def decide(
                                     idempotency_key, body.model_dump(mode="json"),
                                     client_of(request))
     return JSONResponse(payload, status_code=status)
+
+
+@router.post("/cases/{case_id}/claim", response_model=ClaimOut,
+             summary="Work on a case (others see it taken)",
+             responses=documented(401, 403, 404, 409, 422))
+def claim_case(request: Request, system: System, reviewer: CurrentReviewer,
+               case_id: int = CaseId) -> ClaimOut:
+    """Take the case for the policy's claim time (or renew your claim), so that two
+    reviewers do not work on it at once. 409 `claimed` while someone else holds it."""
+    return ClaimOut(**system.claim(case_id, reviewer, client_of(request)))
 
 
 @router.get("/actions", response_model=list[ActionOut],

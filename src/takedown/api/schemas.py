@@ -190,6 +190,12 @@ class DecisionOut(BaseModel):
     actions_requested: int = Field(description="Platform actions the decision created.")
 
 
+class ClaimOut(BaseModel):
+    case_id: int = Field(description="The case.")
+    claimed_by: str | None = Field(description="Who holds it.")
+    claimed_until: datetime | None = Field(description="When the claim expires.")
+
+
 class CaseSummaryOut(BaseModel):
     id: int = Field(description="The case id.")
     status: CaseStatus = Field(description="Derived from the case's events.")
@@ -200,6 +206,8 @@ class CaseSummaryOut(BaseModel):
     seconds_left: int | None = Field(description="Until the deadline; negative when overdue.")
     restricted: bool = Field(description="Whether the content is hidden pending review.")
     escalations: int = Field(description="Times the case has escalated past its deadline.")
+    claimed_by: str | None = Field(description="Who is working on it now, if anyone.")
+    claimed_until: datetime | None = Field(description="When that claim expires.")
     created_at: datetime = Field(description="When the first report arrived.")
     updated_at: datetime = Field(description="When the last event was appended.")
 

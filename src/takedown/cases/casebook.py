@@ -89,5 +89,6 @@ class CaseBook:
         row.deadline = state.deadline
         row.restricted = state.restricted
         row.escalations = state.escalations
+        row.claimed_by, row.claimed_until = state.claimed_by, state.claimed_until
         row.event_count = state.events
         row.updated_at = utcnow()

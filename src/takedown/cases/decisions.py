@@ -9,11 +9,13 @@ from sqlalchemy.orm import Session
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.sweeps import Sweeper
+from takedown.clock import utcnow
 from takedown.domain.case import (
     CaseState,
     DecisionRefused,
     EventType,
     Reviewer,
+    claim,
     decide,
     may_view,
 )
@@ -45,6 +47,14 @@ class DecisionDesk:
             raise Forbidden("child-safety cases are open only to child-safety specialists, "
                             "liaisons and admins", code="child_safety_only")
         return state
+
+    def claim(self, case_id: int, reviewer: Reviewer) -> CaseState:
+        state = self.visible_state(case_id, reviewer)
+        try:
+            event = claim(state, reviewer, utcnow(), self.policy.escalation.claim)
+        except DecisionRefused as refused:
+            raise Conflict(refused.message, code="claimed") from None
+        return self.book.append(case_id, [event])[0]
 
     def decide(self, case_id: int, reviewer: Reviewer, outcome: Outcome, notes: str,
                category: Category | None = None) -> DecisionResult:

@@ -45,19 +45,24 @@ def case_summary(row: CaseRow, now: datetime | None = None) -> dict[str, Any]:
         "seconds_left": None if row.deadline is None
         else int((row.deadline - now).total_seconds()),
         "restricted": row.restricted, "escalations": row.escalations,
+        "claimed_by": row.claimed_by if row.claimed_until and row.claimed_until > now else None,
+        "claimed_until": row.claimed_until if row.claimed_until and row.claimed_until > now
+        else None,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
 
 
 def queue(session: Session, *, statuses: list[str], category: str | None,
-          limit: int) -> list[dict[str, Any]]:
+          limit: int, claimed_by: str | None = None) -> list[dict[str, Any]]:
     query = (select(CaseRow).where(CaseRow.status.in_(statuses))
              .order_by(CaseRow.priority.desc(), CaseRow.deadline.asc(), CaseRow.id)
              .limit(limit))
+    now = utcnow()
     if category:
         query = query.where(CaseRow.category == category)
-    now = utcnow()
+    if claimed_by:
+        query = query.where(CaseRow.claimed_by == claimed_by, CaseRow.claimed_until > now)
     return [case_summary(r, now) for r in session.scalars(query)]
 
 

@@ -31,6 +31,7 @@ class EventType(StrEnum):
     HASH_MATCHED = "hash_matched"
     RESTRICTED = "restricted"
     ESCALATED = "escalated"
+    CLAIMED = "claimed"
     DISMISSAL_PROPOSED = "dismissal_proposed"
     DECIDED = "decided"
     ACTIONED = "actioned"
@@ -77,6 +78,8 @@ class CaseState:
     decided_by: tuple[str, ...] = ()
     decided_at: datetime | None = None
     escalations: int = 0
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
     events: int = 0
 
 
@@ -128,6 +131,7 @@ def _on_decided(state: CaseState, event: CaseEvent) -> None:
     state.decided_at = event.at
     state.dismissal_proposed_by = None
     state.deadline = None
+    state.claimed_by = state.claimed_until = None
     if outcome is Outcome.VIOLATION:
         state.status = CaseStatus.CLOSED_VIOLATION
         if event.data.get("category"):
@@ -155,6 +159,9 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         state.restricted = True
     elif kind is EventType.ESCALATED:
         state.escalations += 1
+    elif kind is EventType.CLAIMED:
+        state.claimed_by = event.actor
+        state.claimed_until = datetime.fromisoformat(str(event.data["until"]))
     elif kind is EventType.RESTORED:
         state.restricted = False
     elif kind is EventType.DISMISSAL_PROPOSED:
@@ -288,6 +295,19 @@ def decide(
         )
     data = {"outcome": outcome.value, "notes": notes, "reviewers": [first or "", reviewer.id]}
     return [NewEvent(EventType.DECIDED, data, reviewer.id)]
+
+
+def claim(state: CaseState, reviewer: Reviewer, now: datetime,
+          duration: timedelta) -> NewEvent:
+    """Take (or renew) a case so no one else works on it meanwhile; claims expire."""
+    if state.status.is_closed:
+        raise DecisionRefused("conflict", f"the case is already {state.status.value}")
+    held = state.claimed_by is not None and state.claimed_until is not None \
+        and state.claimed_until > now
+    if held and state.claimed_by != reviewer.id:
+        raise DecisionRefused("conflict", f"{state.claimed_by} is working on this case "
+                                          f"until {state.claimed_until:%H:%M} UTC")
+    return NewEvent(EventType.CLAIMED, {"until": (now + duration).isoformat()}, reviewer.id)
 
 
 def deadline_remaining(state: CaseState, now: datetime) -> timedelta | None:

@@ -73,6 +73,7 @@ class Escalation:
 
     interval: timedelta
     priority_boost: float
+    claim: timedelta  # how long a reviewer's claim on a case lasts
 
 
 @dataclass(frozen=True)
@@ -202,5 +203,6 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
         escalation=Escalation(
             interval=parse_duration(escalation.get("interval", ""), "escalation.interval"),
             priority_boost=_number(escalation, "priority_boost", "escalation"),
+            claim=parse_duration(escalation.get("claim", ""), "escalation.claim"),
         ),
     )

@@ -130,6 +130,8 @@ class CaseRow(Base):
     deadline: Mapped[datetime | None]
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     escalations: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
     __table_args__ = (Index("ix_cases_queue", "status", "priority", "deadline"),)

@@ -96,19 +96,19 @@ def console_router(system: Takedown) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     def queue(request: Request, category: str | None = None,
-              status: str | None = None) -> Response:
+              status: str | None = None, mine: bool = False) -> Response:
         session = who(request)
         if session is None:
             return to_login()
         reviewer, csrf = session
         statuses = [CaseStatus(status)] if status in {s.value for s in CaseStatus} else None
         chosen = Category(category) if category in {c.value for c in Category} else None
-        cases = system.queue(reviewer, statuses=statuses, category=chosen, limit=200)
+        cases = system.queue(reviewer, statuses=statuses, category=chosen, limit=200, mine=mine)
         counts = system.media_views_by_reviewer() if reviewer.role is Role.ADMIN else {}
         return page(request, "queue.html", reviewer, csrf, cases=cases,
                     categories=[c.value for c in Category],
                     statuses=[s.value for s in CaseStatus], category=category or "",
-                    status=status or "", view_counts=counts)
+                    status=status or "", mine=mine, view_counts=counts)
 
     @router.get("/cases/{case_id}", response_class=HTMLResponse)
     def case(request: Request, case_id: int, done: str | None = None,
@@ -148,6 +148,19 @@ def console_router(system: Takedown) -> APIRouter:
             message = exc.message if isinstance(exc, TakedownError) else "unknown outcome"
             return RedirectResponse(f"{back}?error={message}", status_code=303)
         return RedirectResponse(f"{back}?done={result['status']}", status_code=303)
+
+    @router.post("/cases/{case_id}/claim")
+    def claim(request: Request, case_id: int, csrf: str = Form(...)) -> Response:
+        session = who(request)
+        if session is None:
+            return to_login()
+        check_csrf(session[1], csrf)
+        back = f"/console/cases/{case_id}"
+        try:
+            system.claim(case_id, session[0], client_of(request))
+        except TakedownError as exc:
+            return RedirectResponse(f"{back}?error={exc.message}", status_code=303)
+        return RedirectResponse(f"{back}?done=claimed", status_code=303)
 
     @router.get("/cases/{case_id}/media/{sha256}")
     def media(request: Request, case_id: int, sha256: str) -> Response:
