@@ -33,7 +33,14 @@ from takedown.clock import utcnow
 from takedown.config import Settings, load_policy
 from takedown.domain.case import Reviewer
 from takedown.domain.vocabulary import CaseStatus, Category, Outcome, Role
-from takedown.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from takedown.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TakedownError,
+    Unauthorized,
+)
 from takedown.index.live import Indexes
 from takedown.media.intake import MediaInput, prepare_media
 from takedown.media.signals import Signal, compute_signals, signal_type
@@ -238,12 +245,13 @@ class Takedown:
     # --- moderation ------------------------------------------------------------
 
     def queue(self, reviewer: Reviewer, *, statuses: list[CaseStatus] | None,
-              category: Category | None, limit: int,
-              mine: bool = False) -> list[dict[str, Any]]:
+              category: Category | None, limit: int, mine: bool = False,
+              language: str | None = None) -> list[dict[str, Any]]:
         wanted = [s.value for s in (statuses or [s for s in CaseStatus if not s.is_closed])]
         with self.db.transaction() as s:
             rows = views.queue(s, statuses=wanted, category=category.value if category else None,
-                               limit=limit, claimed_by=reviewer.id if mine else None)
+                               limit=limit, claimed_by=reviewer.id if mine else None,
+                               language=language)
         if reviewer.is_child_safety or reviewer.role is Role.LIAISON:
             return rows
         hidden = {c.value for c, p in self.policy.categories.items() if p.specialist_only}
@@ -298,10 +306,11 @@ class Takedown:
 
     def decide(self, case_id: int, reviewer: Reviewer, outcome: Outcome, notes: str,
                category: Category | None, idempotency_key: str | None,
-               payload: Any, source: str = "api") -> tuple[int, dict[str, Any]]:
+               payload: Any, source: str = "api",
+               reason: str | None = None) -> tuple[int, dict[str, Any]]:
         def handle(s: Session) -> tuple[int, dict[str, Any]]:
             result = DecisionDesk(s, self.policy, self.sweeper(s)).decide(
-                case_id, reviewer, outcome, notes, category)
+                case_id, reviewer, outcome, notes, category, reason)
             audit.record(s, reviewer.id, "decided", f"case:{case_id}", source,
                          {"outcome": outcome.value, "appended": result.appended,
                           "status": result.state.status.value})
@@ -311,6 +320,20 @@ class Takedown:
 
         return self._idempotent(f"decision:{case_id}:{reviewer.id}", idempotency_key,
                                 payload, handle)
+
+    def decide_many(self, case_ids: list[int], reviewer: Reviewer, outcome: Outcome,
+                    notes: str, reason: str | None, source: str) -> list[dict[str, Any]]:
+        """One decision for many cases (floods), each in its own transaction and under
+        the same rules: a child-safety dismissal is still only a proposal."""
+        results = []
+        for case_id in dict.fromkeys(case_ids):
+            try:
+                _, body = self.decide(case_id, reviewer, outcome, notes, None, None, {},
+                                      source, reason)
+                results.append({"case_id": case_id, "status": body["status"], "error": None})
+            except TakedownError as exc:
+                results.append({"case_id": case_id, "status": None, "error": exc.message})
+        return results
 
     def claim(self, case_id: int, reviewer: Reviewer, source: str) -> dict[str, Any]:
         """Take the case for the policy's claim time; 409 if someone else holds it."""

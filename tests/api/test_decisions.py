@@ -223,3 +223,44 @@ def test_claims_through_the_api(client: TestClient, keys: Keys) -> None:
     client.post(f"/v1/cases/{case_id}/decisions", headers=keys.bearer("specialist"),
                 json={"outcome": "violation"})
     assert client.get("/v1/cases?mine=true", headers=keys.bearer("specialist")).json() == []
+
+
+def test_escalate_and_request_information_through_the_api(client: TestClient,
+                                                          keys: Keys,
+                                                          system: Takedown) -> None:
+    register(client, keys.api, "post", seed=5)
+    report(client, content_ids=["post"], category="other_illegal")
+    case = only_case(client, keys.bearer("moderator"))
+    reason = system.policy.reasons["escalate"][1]
+    escalated = decide(client, case["id"], keys.bearer("moderator"), "escalate",
+                       reason=reason)
+    assert escalated == {"case_id": case["id"], "status": "open", "appended": ["escalated"],
+                         "actions_requested": 0}
+    after = only_case(client, keys.bearer("moderator"))
+    assert after["escalations"] == 1 and after["priority"] > case["priority"]
+    bad = decide(client, case["id"], keys.bearer("moderator"), "request_information",
+                 expect=422, reason="made up")
+    assert bad["error"]["fields"][0]["field"] == "reason"  # type: ignore[index]
+    asked = decide(client, case["id"], keys.bearer("moderator"), "request_information",
+                   reason=system.policy.reasons["request_information"][0])
+    assert asked["appended"] == ["information_requested"]
+
+
+def test_a_flood_is_decided_at_once_under_the_same_rules(client: TestClient,
+                                                         keys: Keys) -> None:
+    for n in range(4):
+        register(client, keys.api, f"spam-{n}", seed=20 + n)
+        report(client, content_ids=[f"spam-{n}"], category="terms_violation", language="de")
+    register(client, keys.api, "child", seed=30)
+    report(client, content_ids=["child"], relation="parent_guardian")
+    queue = client.get("/v1/cases", headers=keys.bearer("admin")).json()
+    german = client.get("/v1/cases?language=de", headers=keys.bearer("admin")).json()
+    assert len(queue) == 5 and len(german) == 4
+    ids = [c["id"] for c in queue]
+    response = client.post("/v1/cases/decisions", headers=keys.bearer("specialist"),
+                           json={"case_ids": ids, "outcome": "no_violation"})
+    assert response.status_code == 200
+    statuses = {r["case_id"]: r["status"] for r in response.json()}
+    child_case = queue[0]["id"]  # the child-safety case ranks first
+    assert statuses.pop(child_case) == "awaiting_second_review"  # only proposed
+    assert set(statuses.values()) == {"closed_no_violation"}

@@ -166,3 +166,17 @@ def test_a_claim_keeps_others_off_until_it_expires() -> None:
         claim(held, BEN, T0 + timedelta(minutes=5), timedelta(minutes=20))
     assert claim(held, ANA, T0 + timedelta(minutes=5), timedelta(minutes=20))  # renew
     assert claim(held, BEN, T0 + timedelta(minutes=21), timedelta(minutes=20))  # expired
+
+
+def test_escalating_and_asking_keep_the_case_open_with_a_policy_reason() -> None:
+    state = fold(seed_reports(), POLICY)
+    reason = POLICY.reasons["escalate"][0]
+    events = decide(state, POLICY, ANA, Outcome.ESCALATE, "unsure", reason=reason)
+    assert [e.type for e in events] == [EventType.ESCALATED]
+    assert events[0].data["reason"] == reason and events[0].data["manual"] is True
+    asked = decide(state, POLICY, ANA, Outcome.REQUEST_INFORMATION, "",
+                   reason=POLICY.reasons["request_information"][1])
+    assert [e.type for e in asked] == [EventType.INFORMATION_REQUESTED]
+    with pytest.raises(DecisionRefused) as refused:
+        decide(state, POLICY, ANA, Outcome.VIOLATION, "", reason="because I said so")
+    assert refused.value.code == "invalid"

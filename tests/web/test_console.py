@@ -103,7 +103,7 @@ def test_queue_is_ordered_by_priority_with_time_left(console: Console) -> None:
     rows = page.locator("#queue tbody tr")
     assert [rows.nth(i).get_attribute("data-case") for i in range(2)] == [str(urgent),
                                                                           str(spam)]
-    assert re.match(r"\d+ min left", rows.nth(0).locator("td").nth(4).inner_text())
+    assert re.match(r"\d+ min left", rows.nth(0).locator(".time-left").inner_text())
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/console-queue.png", full_page=True)
 
@@ -181,6 +181,37 @@ def test_a_moderator_is_refused_a_child_safety_case_and_it_is_logged(
         denied = [(e.actor, e.target) for e in s.query(AuditEntryRow)
                   .filter(AuditEntryRow.action == "access_denied")]
     assert ("max", f"case:{case_id}") in denied
+
+
+def test_escalating_with_a_reason_from_the_policy(console: Console) -> None:
+    case_id = make_case(console.system, "e", category=Category.OTHER_ILLEGAL)
+    page = console.page("max")
+    page.goto(f"{console.url}/console/cases/{case_id}")
+    page.check("input[value=escalate]")
+    page.select_option("#reason", label="Needs legal review")
+    page.click("#submit-decision")
+    assert page.get_by_role("status").inner_text() == "Recorded: escalate."
+    assert page.locator(".escalated").inner_text() == "escalated \u00d71"
+    assert "escalated by max" in page.locator("#history").inner_text()
+    page.check("input[value=violation]")
+    page.select_option("#reason", label="Needs legal review")  # not a violation reason
+    page.click("#submit-decision")
+    assert "not a reason the policy gives" in page.get_by_role("alert").last.inner_text()
+
+
+def test_selected_cases_are_decided_together(console: Console) -> None:
+    ids = [make_case(console.system, f"flood-{n}", category=Category.TERMS_VIOLATION,
+                     seed=40 + n) for n in range(3)]
+    page = console.page("max")
+    for case_id in ids[:2]:
+        page.check(f"input[name=case][value='{case_id}']")
+    page.select_option("#bulk-outcome", "violation")
+    page.select_option("#bulk-reason", label="Breaks the terms of service")
+    page.click("#decide-selected")
+    assert page.get_by_role("status").inner_text() == "2 of 2 decided"
+    remaining = page.locator("#queue tbody tr[data-case]")
+    assert [remaining.nth(i).get_attribute("data-case") for i in range(remaining.count())] \
+        == [str(ids[2])]
 
 
 def test_a_claimed_case_shows_who_is_on_it(console: Console) -> None:

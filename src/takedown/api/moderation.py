@@ -11,6 +11,8 @@ from takedown.api.deps import CurrentReviewer, System, client_of
 from takedown.api.errors import documented
 from takedown.api.schemas import (
     ActionOut,
+    BulkDecisionIn,
+    BulkDecisionResult,
     CaseDetailOut,
     CaseSummaryOut,
     ClaimOut,
@@ -32,10 +34,13 @@ def case_queue(
     category: Category | None = Query(None, description="Only this category."),
     limit: int = Query(100, ge=1, le=1000, description="At most this many."),
     mine: bool = Query(False, description="Only cases you have claimed."),
+    language: str | None = Query(None, max_length=35,
+                                 description="Only cases with a report in this language."),
 ) -> list[CaseSummaryOut]:
     """Cases by priority (highest first), then deadline (soonest first). Child-safety
     cases are listed only to specialists, liaisons and admins."""
-    rows = system.queue(reviewer, statuses=status, category=category, limit=limit, mine=mine)
+    rows = system.queue(reviewer, statuses=status, category=category, limit=limit, mine=mine,
+                        language=language)
     return [CaseSummaryOut(**r) for r in rows]
 
 
@@ -62,8 +67,20 @@ def decide(
     specialist confirms it; the content stays restricted until then."""
     status, payload = system.decide(case_id, reviewer, body.outcome, body.notes, body.category,
                                     idempotency_key, body.model_dump(mode="json"),
-                                    client_of(request))
+                                    client_of(request), body.reason)
     return JSONResponse(payload, status_code=status)
+
+
+@router.post("/cases/decisions", response_model=list[BulkDecisionResult],
+             summary="Decide many cases alike (floods)",
+             responses=documented(400, 401, 422))
+def decide_many(request: Request, body: BulkDecisionIn, system: System,
+                reviewer: CurrentReviewer) -> list[BulkDecisionResult]:
+    """Apply one decision to many cases, each under the same rules as one by one (a
+    child-safety dismissal is only proposed); each case's result or error is listed."""
+    rows = system.decide_many(body.case_ids, reviewer, body.outcome, body.notes,
+                              body.reason, client_of(request))
+    return [BulkDecisionResult(**r) for r in rows]
 
 
 @router.post("/cases/{case_id}/claim", response_model=ClaimOut,

@@ -175,10 +175,26 @@ class ReportStatusOut(BaseModel):
 
 
 class DecisionIn(Strict):
-    outcome: Outcome = Field(description="`violation` or `no_violation`.")
+    outcome: Outcome = Field(description="`violation` or `no_violation` (these close the "
+                                         "case), `escalate` or `request_information` (ask "
+                                         "the reporter; these keep it open).")
+    reason: str | None = Field(None, max_length=300,
+                               description="One of the policy's reasons for this outcome "
+                                           "(`[reasons]` in the policy file).")
     category: Category | None = Field(None, description="The category found, if it differs "
                                                          "from the reported one.")
     notes: str = Field("", max_length=20_000, description="The reviewer's notes.")
+
+
+class BulkDecisionIn(DecisionIn):
+    case_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        min_length=1, max_length=500, description="The cases to decide alike.")
+
+
+class BulkDecisionResult(BaseModel):
+    case_id: int = Field(description="The case.")
+    status: CaseStatus | None = Field(description="Its status after the decision.")
+    error: str | None = Field(description="Why this case was not decided.")
 
 
 class DecisionOut(BaseModel):

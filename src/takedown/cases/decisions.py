@@ -21,7 +21,7 @@ from takedown.domain.case import (
 )
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import Category, Outcome
-from takedown.errors import Conflict, Forbidden
+from takedown.errors import Conflict, Forbidden, Invalid
 from takedown.platform.actions import ActionLedger
 
 
@@ -57,13 +57,15 @@ class DecisionDesk:
         return self.book.append(case_id, [event])[0]
 
     def decide(self, case_id: int, reviewer: Reviewer, outcome: Outcome, notes: str,
-               category: Category | None = None) -> DecisionResult:
+               category: Category | None = None, reason: str | None = None) -> DecisionResult:
         state = self.visible_state(case_id, reviewer)
         try:
-            new = decide(state, self.policy, reviewer, outcome, notes, category)
+            new = decide(state, self.policy, reviewer, outcome, notes, category, reason)
         except DecisionRefused as refused:
-            error = Forbidden if refused.code == "forbidden" else Conflict
-            raise error(refused.message, code=f"decision_{refused.code}") from None
+            error = {"forbidden": Forbidden, "invalid": Invalid}.get(refused.code, Conflict)
+            raise error(refused.message, code=f"decision_{refused.code}",
+                        fields=[{"field": "reason", "message": refused.message}]
+                        if refused.code == "invalid" else None) from None
         state, seq = self.book.append(case_id, new)
         if any(e.type is EventType.DECIDED for e in new):
             self.enforcement.carry_out(case_id, state, step=f"case:{case_id}:event:{seq}")

@@ -54,7 +54,8 @@ def case_summary(row: CaseRow, now: datetime | None = None) -> dict[str, Any]:
 
 
 def queue(session: Session, *, statuses: list[str], category: str | None,
-          limit: int, claimed_by: str | None = None) -> list[dict[str, Any]]:
+          limit: int, claimed_by: str | None = None,
+          language: str | None = None) -> list[dict[str, Any]]:
     query = (select(CaseRow).where(CaseRow.status.in_(statuses))
              .order_by(CaseRow.priority.desc(), CaseRow.deadline.asc(), CaseRow.id)
              .limit(limit))
@@ -63,6 +64,9 @@ def queue(session: Session, *, statuses: list[str], category: str | None,
         query = query.where(CaseRow.category == category)
     if claimed_by:
         query = query.where(CaseRow.claimed_by == claimed_by, CaseRow.claimed_until > now)
+    if language:  # cases with a report in that language (its primary subtag)
+        query = query.where(CaseRow.id.in_(select(ReportRow.case_id).where(
+            func.lower(ReportRow.language).like(f"{language.lower()}%"))))
     return [case_summary(r, now) for r in session.scalars(query)]
 
 

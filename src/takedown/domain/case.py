@@ -32,6 +32,7 @@ class EventType(StrEnum):
     RESTRICTED = "restricted"
     ESCALATED = "escalated"
     CLAIMED = "claimed"
+    INFORMATION_REQUESTED = "information_requested"
     DISMISSAL_PROPOSED = "dismissal_proposed"
     DECIDED = "decided"
     ACTIONED = "actioned"
@@ -78,6 +79,7 @@ class CaseState:
     decided_by: tuple[str, ...] = ()
     decided_at: datetime | None = None
     escalations: int = 0
+    information_requested: bool = False
     claimed_by: str | None = None
     claimed_until: datetime | None = None
     events: int = 0
@@ -159,6 +161,8 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         state.restricted = True
     elif kind is EventType.ESCALATED:
         state.escalations += 1
+    elif kind is EventType.INFORMATION_REQUESTED:
+        state.information_requested = True
     elif kind is EventType.CLAIMED:
         state.claimed_by = event.actor
         state.claimed_until = datetime.fromisoformat(str(event.data["until"]))
@@ -259,12 +263,23 @@ def decide(
     outcome: Outcome,
     notes: str,
     category: Category | None = None,
+    reason: str | None = None,
 ) -> list[NewEvent]:
     """The events a decision appends, or DecisionRefused.
 
     A child-safety dismissal is never one person's: the first 'no violation' is only
     a proposal, the restriction stays, and a second specialist must confirm it.
+    Escalating and asking the reporter keep the case open (and its deadline running).
     """
+    if reason is not None and reason not in policy.reasons[outcome.value]:
+        raise DecisionRefused("invalid", f"{reason!r} is not a reason the policy gives "
+                                         f"for {outcome.value.replace('_', ' ')}")
+    events = _decide(state, policy, reviewer, outcome, notes, category)
+    return [NewEvent(e.type, {**e.data, "reason": reason}, e.actor) for e in events]
+
+
+def _decide(state: CaseState, policy: Policy, reviewer: Reviewer, outcome: Outcome,
+            notes: str, category: Category | None) -> list[NewEvent]:
     if state.status.is_closed:
         raise DecisionRefused("conflict", f"the case is already {state.status.value}")
     if state.category is None:
@@ -276,6 +291,11 @@ def decide(
         )
     if reviewer.role is Role.LIAISON:
         raise DecisionRefused("forbidden", "liaisons do not decide cases")
+    if outcome is Outcome.ESCALATE:
+        return [NewEvent(EventType.ESCALATED, {"step": state.escalations + 1,
+                                               "manual": True, "notes": notes}, reviewer.id)]
+    if outcome is Outcome.REQUEST_INFORMATION:
+        return [NewEvent(EventType.INFORMATION_REQUESTED, {"notes": notes}, reviewer.id)]
     decided_category = category or state.category
     if outcome is Outcome.VIOLATION:
         reference = policy.for_category(decided_category).policy_reference

@@ -78,6 +78,8 @@ class Escalation:
 
 @dataclass(frozen=True)
 class Policy:
+    # Reasons a reviewer chooses from, per outcome (violation, no_violation, ...).
+    reasons: Mapping[str, tuple[str, ...]]
     categories: Mapping[Category, CategoryPolicy]
     deadline_rules: tuple[DeadlineRule, ...]
     default_deadline: timedelta
@@ -188,7 +190,14 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
                           "or a repeated report would not raise a case's priority")
     reach = data.get("reach", {})
     escalation = data.get("escalation", {})
+    raw_reasons = data.get("reasons", {})
+    wanted = ("violation", "no_violation", "escalate", "request_information")
+    missing_reasons = [k for k in wanted if not raw_reasons.get(k)]
+    if missing_reasons:
+        raise PolicyError(f"reasons: each outcome needs a list of reasons; missing "
+                          f"{missing_reasons}")
     return Policy(
+        reasons={k: tuple(str(r) for r in raw_reasons[k]) for k in wanted},
         categories=categories,
         deadline_rules=tuple(
             _deadline_rule(i, r) for i, r in enumerate(data.get("deadline_rules", []))

@@ -41,8 +41,16 @@ class ActionKind(StrEnum):
 
 
 class Outcome(StrEnum):
+    """What a reviewer decides. The first two close a case; the others keep it open."""
+
     VIOLATION = "violation"
     NO_VIOLATION = "no_violation"
+    ESCALATE = "escalate"
+    REQUEST_INFORMATION = "request_information"
+
+    @property
+    def closes(self) -> bool:
+        return self in (Outcome.VIOLATION, Outcome.NO_VIOLATION)
 
 
 class CaseStatus(StrEnum):

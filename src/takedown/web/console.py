@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -95,20 +96,23 @@ def console_router(system: Takedown) -> APIRouter:
         return response
 
     @router.get("/", response_class=HTMLResponse)
-    def queue(request: Request, category: str | None = None,
-              status: str | None = None, mine: bool = False) -> Response:
+    def queue(request: Request, category: str | None = None, status: str | None = None,
+              mine: bool = False, language: str | None = None,
+              done: str | None = None) -> Response:
         session = who(request)
         if session is None:
             return to_login()
         reviewer, csrf = session
         statuses = [CaseStatus(status)] if status in {s.value for s in CaseStatus} else None
         chosen = Category(category) if category in {c.value for c in Category} else None
-        cases = system.queue(reviewer, statuses=statuses, category=chosen, limit=200, mine=mine)
+        cases = system.queue(reviewer, statuses=statuses, category=chosen, limit=200, mine=mine,
+                             language=language or None)
         counts = system.media_views_by_reviewer() if reviewer.role is Role.ADMIN else {}
         return page(request, "queue.html", reviewer, csrf, cases=cases,
                     categories=[c.value for c in Category],
                     statuses=[s.value for s in CaseStatus], category=category or "",
-                    status=status or "", mine=mine, view_counts=counts)
+                    status=status or "", mine=mine, language=language or "", done=done,
+                    reasons=system.policy.reasons, view_counts=counts)
 
     @router.get("/cases/{case_id}", response_class=HTMLResponse)
     def case(request: Request, case_id: int, done: str | None = None,
@@ -126,12 +130,13 @@ def console_router(system: Takedown) -> APIRouter:
                          if e["type"] == "dismissal_proposed"), None)
         return page(request, "case.html", reviewer, csrf, case=detail, done=done,
                     error=error, proposer=proposer, categories=[c.value for c in Category],
+                    reasons=system.policy.reasons,
                     matches=[e for e in detail["events"] if e["type"] == "hash_matched"])
 
     @router.post("/cases/{case_id}/decide")
     def decide(request: Request, case_id: int, outcome: str = Form(...),
                csrf: str = Form(...), notes: str = Form(""),
-               category: str = Form("")) -> Response:
+               category: str = Form(""), reason: str = Form("")) -> Response:
         session = who(request)
         if session is None:
             return to_login()
@@ -143,11 +148,32 @@ def console_router(system: Takedown) -> APIRouter:
                 case_id, reviewer, Outcome(outcome), notes,
                 Category(category) if category else None, None,
                 {"outcome": outcome, "notes": notes, "at": datetime.now().isoformat()},
-                client_of(request))
+                client_of(request), reason.split("|", 1)[1] if "|" in reason else None)
         except (TakedownError, ValueError) as exc:
             message = exc.message if isinstance(exc, TakedownError) else "unknown outcome"
             return RedirectResponse(f"{back}?error={message}", status_code=303)
-        return RedirectResponse(f"{back}?done={result['status']}", status_code=303)
+        done = result["status"] if Outcome(outcome).closes else outcome
+        return RedirectResponse(f"{back}?done={done}", status_code=303)
+
+    @router.post("/decide-many")
+    async def decide_many(request: Request) -> Response:
+        session = who(request)
+        if session is None:
+            return to_login()
+        form = await request.form()
+        check_csrf(session[1], str(form.get("csrf", "")))
+        outcome, reason = str(form.get("outcome", "")), str(form.get("reason", ""))
+        ids = [int(str(v)) for v in form.getlist("case") if str(v).isdigit()]
+        if outcome not in {o.value for o in Outcome} or not ids:
+            return RedirectResponse("/console/?done=choose+cases+and+an+outcome",
+                                    status_code=303)
+        results = await run_in_threadpool(
+            system.decide_many, ids, session[0], Outcome(outcome),
+            str(form.get("notes", "")), reason.split("|", 1)[1] if "|" in reason else None,
+            client_of(request))
+        ok = sum(1 for r in results if r["error"] is None)
+        return RedirectResponse(f"/console/?done={ok}+of+{len(results)}+decided",
+                                status_code=303)
 
     @router.post("/cases/{case_id}/claim")
     def claim(request: Request, case_id: int, csrf: str = Form(...)) -> Response:
