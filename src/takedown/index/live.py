@@ -7,13 +7,16 @@ writes, before each search — so a hash added, disabled or deleted by any proce
 counts for the next query in every process.
 
 Labels: `row id << 16 | frame`, frame 0 for a PDQ hash; `label >> 16` is the row.
-PostgreSQL may commit feed rows out of id order, so each read looks back a window
-of ids and skips the ones already applied.
+PostgreSQL may commit feed rows out of id order (a long import can commit after
+rows with higher ids), so the ids skipped over are remembered as gaps and looked up
+again on each read until they appear, or until they are old enough to be ids of a
+rolled-back transaction.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,7 +31,7 @@ from takedown.media.signals import parse_vpdq
 from takedown.store.tables import BankEntryRow, SignalChangeRow, SignalRow
 
 FRAME_BITS = 16
-LOOK_BACK = 1000
+GAP_PATIENCE_S = 600.0  # a gap older than this was a rolled-back transaction
 
 
 @dataclass(frozen=True)
@@ -54,27 +57,39 @@ class LiveIndex:
         self.index = HammingIndex()
         self.present: dict[int, int] = {}  # ref id -> number of frames indexed
         self.seen_upto = 0
-        self.applied: set[int] = set()
+        self.gaps: dict[int, float] = {}  # feed ids skipped over -> when first missed
         self.lock = threading.Lock()
 
     def sync(self, session: Session) -> None:
         with self.lock:
-            rows = session.execute(
-                select(SignalChangeRow.id, SignalChangeRow.op, SignalChangeRow.ref_id)
-                .where(SignalChangeRow.kind == self.kind,
-                       SignalChangeRow.id > self.seen_upto - LOOK_BACK)
-                .order_by(SignalChangeRow.id)).all()
+            rows = self._new_changes(session)
             final: dict[int, str] = {}
-            for change_id, op, ref_id in rows:
-                if change_id not in self.applied:
-                    final[ref_id] = op
-                    self.applied.add(change_id)
-            if rows:
-                self.seen_upto = max(self.seen_upto, rows[-1][0])
-                self.applied = {i for i in self.applied if i > self.seen_upto - LOOK_BACK}
+            for _, op, ref_id in sorted(rows):
+                final[ref_id] = op
             self._remove([r for r, op in final.items() if op == "remove" and r in self.present])
             self._add(session, [r for r, op in final.items()
                                 if op == "add" and r not in self.present])
+
+    def _new_changes(self, session: Session) -> list[tuple[int, str, int]]:
+        """This index's feed rows not applied yet: those after the newest id seen, and
+        late arrivals filling earlier gaps. Rows of the other kind are read too (each
+        once) so that their ids are not mistaken for gaps."""
+        columns = (SignalChangeRow.id, SignalChangeRow.kind, SignalChangeRow.op,
+                   SignalChangeRow.ref_id)
+        rows = list(session.execute(select(*columns).where(
+            SignalChangeRow.id > self.seen_upto)))
+        now = time.monotonic()
+        for batch in chunks(list(self.gaps)):
+            rows += session.execute(select(*columns).where(SignalChangeRow.id.in_(batch)))
+        found = {row.id for row in rows}
+        self.gaps = {g: t for g, t in self.gaps.items()
+                     if g not in found and now - t < GAP_PATIENCE_S}
+        newest = max(found, default=self.seen_upto)
+        if newest > self.seen_upto:
+            self.gaps.update((g, now) for g in range(self.seen_upto + 1, newest)
+                             if g not in found)
+            self.seen_upto = newest
+        return [(r.id, r.op, r.ref_id) for r in rows if r.kind == self.kind]
 
     def _remove(self, refs: list[int]) -> None:
         labels = [(r << FRAME_BITS) | k for r in refs for k in range(self.present.pop(r))]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -146,8 +145,7 @@ def console_router(system: Takedown) -> APIRouter:
         try:
             _, result = system.decide(
                 case_id, reviewer, Outcome(outcome), notes,
-                Category(category) if category else None, None,
-                {"outcome": outcome, "notes": notes, "at": datetime.now().isoformat()},
+                Category(category) if category else None, None, {},  # no idempotency key
                 client_of(request), reason.split("|", 1)[1] if "|" in reason else None)
         except (TakedownError, ValueError) as exc:
             message = exc.message if isinstance(exc, TakedownError) else "unknown outcome"
