@@ -62,8 +62,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
         platform, tokens = demo_platform(system, public)
         seed_in_background(platform)
         console.print(f"demo platform:  {public}/demo/", soft_wrap=True)
-        for name, token in tokens.items():
-            console.print(f"reviewer {name}: Authorization: Bearer {token}", soft_wrap=True)
+        console.print(f"console:        {public}/console/", soft_wrap=True)
+        for name, login in tokens.items():
+            console.print(f"reviewer {name}: console password {login.password}; "
+                          f"API Authorization: Bearer {login.token}", soft_wrap=True)
     console.print(f"takedown API:   {public}/docs  (OpenAPI at {public}/openapi.json)",
                   soft_wrap=True)
     uvicorn.run(create_app(system, demo=platform), host=host, port=port, log_level="info")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from dataclasses import dataclass
 
 from takedown import access
 from takedown.domain.vocabulary import Role
@@ -21,16 +22,25 @@ DEMO_REVIEWERS = {
 }
 
 
-def demo_platform(system: Takedown, public_url: str) -> tuple[DemoPlatform, dict[str, str]]:
-    """The demo platform and the demo reviewers' tokens, created on first use and kept
-    in the data directory (readable by its owner only) for later runs."""
+@dataclass(frozen=True)
+class DemoLogin:
+    token: str  # for the API: Authorization: Bearer <token>
+    password: str | None  # for the console
+
+
+def demo_platform(system: Takedown,
+                  public_url: str) -> tuple[DemoPlatform, dict[str, DemoLogin]]:
+    """The demo platform, and the demo reviewers' API tokens and console passwords,
+    created on first use and kept in the data directory (readable by its owner only)
+    for later runs."""
     path = system.settings.data_dir / "demo-credentials.json"
     if path.exists():
         creds = json.loads(path.read_text())
     else:
         creds = {"api_key": "tdp_" + secrets.token_urlsafe(32),
                  "webhook_secret": "whsec_" + secrets.token_urlsafe(32),
-                 "reviewers": {n: "tdu_" + secrets.token_urlsafe(32) for n in DEMO_REVIEWERS}}
+                 "reviewers": {n: "tdu_" + secrets.token_urlsafe(32) for n in DEMO_REVIEWERS},
+                 "passwords": {n: secrets.token_urlsafe(9) for n in DEMO_REVIEWERS}}
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -45,10 +55,13 @@ def demo_platform(system: Takedown, public_url: str) -> tuple[DemoPlatform, dict
         for name, role in DEMO_REVIEWERS.items():
             try:
                 with s.begin_nested():
-                    access.add_user(s, name, role, creds["reviewers"][name])
+                    access.add_user(s, name, role, creds["reviewers"][name],
+                                    creds.get("passwords", {}).get(name))
             except Conflict:
                 pass  # created on an earlier run
     platform = DemoPlatform(system.settings.data_dir, api_key=creds["api_key"],
                             webhook_secret=creds["webhook_secret"], takedown_url=public_url,
                             public_url=public_url)
-    return platform, dict(creds["reviewers"])
+    passwords = creds.get("passwords", {})
+    return platform, {name: DemoLogin(token, passwords.get(name))
+                      for name, token in creds["reviewers"].items()}

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from takedown.platform.demo.app import DemoPlatform, PostIn
+from takedown.platform.demo.bootstrap import DemoLogin
 
 START = datetime(2020, 1, 20, tzinfo=UTC)
 FIRST_REPORT_HOUR = 48.0
@@ -74,11 +75,11 @@ def apportion(total: float, weights: dict[str, float]) -> dict[str, int]:
 
 
 class SeedCase:
-    def __init__(self, base_url: str, demo: DemoPlatform, tokens: dict[str, str],
+    def __init__(self, base_url: str, demo: DemoPlatform, tokens: dict[str, DemoLogin],
                  config: ScenarioConfig, say: Callable[[str], None]) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=60)
         self.demo = demo
-        self.specialist = {"Authorization": f"Bearer {tokens['specialist-ana']}"}
+        self.specialist = {"Authorization": f"Bearer {tokens['specialist-ana'].token}"}
         self.config = config
         self.say = say
         self.rng = random.Random(2020)
