@@ -7,7 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from takedown import access
+from takedown import access, audit
 from takedown.domain.vocabulary import Role
 from takedown.errors import Conflict
 from takedown.platform.demo.app import DemoPlatform
@@ -57,6 +57,8 @@ def demo_platform(system: Takedown,
                 with s.begin_nested():
                     access.add_user(s, name, role, creds["reviewers"][name],
                                     creds.get("passwords", {}).get(name))
+                    audit.record(s, "demo", "user_added", f"user:{name}", "demo",
+                                 {"role": role.value})
             except Conflict:
                 pass  # created on an earlier run
     platform = DemoPlatform(system.settings.data_dir, api_key=creds["api_key"],
