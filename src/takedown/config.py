@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -40,7 +40,6 @@ class Settings:
     mail_from: str = "takedown@localhost"
     oncall_webhook_url: str | None = None
     oncall_webhook_secret: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def effective_database_url(self) -> str:

@@ -458,6 +458,5 @@ class Takedown:
     def match_file(self, data: bytes) -> list[BankMatch]:
         signals = self.hash_file(data)
         with self.db.transaction() as s:
-            matcher = Matcher(s, self.indexes)
-            return [m for sig in signals for m in matcher.against_banks([sig], list(sig.variants))]
+            return Matcher(s, self.indexes).against_banks(signals)
 

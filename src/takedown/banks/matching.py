@@ -38,9 +38,10 @@ class Matcher:
 
     # --- screening: media against banks ------------------------------------------
 
-    def against_banks(self, signals: list[Signal], variants: list[str]) -> list[BankMatch]:
-        """Bank matches for one media file's signals. `variants` are the PDQ hashes of
-        its rotations and mirror images, so a flipped re-upload still matches."""
+    def against_banks(self, signals: list[Signal]) -> list[BankMatch]:
+        """Bank matches for media signals, most urgent first (block, restrict, review;
+        nearest first). A PDQ signal's rotations and mirror images are queried too, so a
+        flipped re-upload still matches."""
         found: dict[int, int] = {}  # entry id -> best distance
         exact = [(s.signal_type, s.lookup) for s in signals
                  if s.signal_type in ("sha256", "md5")]
@@ -52,7 +53,7 @@ class Matcher:
                 found[entry_id] = 0
         for signal in signals:
             if signal.signal_type == "pdq" and (signal.quality or 0) >= pdq.MIN_QUALITY:
-                queries = list(dict.fromkeys([signal.value, *variants]))
+                queries = list(dict.fromkeys([signal.value, *signal.variants]))
                 for hit in self.indexes.bank.search(self.session, queries, MAX_RADIUS):
                     found[hit.ref_id] = min(found.get(hit.ref_id, 99), hit.distance)
             elif signal.signal_type == "vpdq":

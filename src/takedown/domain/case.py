@@ -330,10 +330,6 @@ def claim(state: CaseState, reviewer: Reviewer, now: datetime,
     return NewEvent(EventType.CLAIMED, {"until": (now + duration).isoformat()}, reviewer.id)
 
 
-def deadline_remaining(state: CaseState, now: datetime) -> timedelta | None:
-    return None if state.deadline is None else state.deadline - now
-
-
 def escalation_due(state: CaseState, policy: Policy, now: datetime) -> NewEvent | None:
     """The next escalation step, if one is due: step 1 at the deadline, step n one
     interval after step n-1. None once decided (the deadline is then cleared)."""

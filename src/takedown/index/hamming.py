@@ -46,10 +46,6 @@ def words_from_hex(hashes: Iterable[str]) -> np.ndarray:
     return words
 
 
-def words_from_bytes(raw: bytes) -> np.ndarray:
-    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, WORDS)
-
-
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise Hamming distance of two (n, 4) uint64 arrays."""
     result: np.ndarray = np.bitwise_count(a ^ b).sum(axis=1, dtype=np.int32)

@@ -158,11 +158,9 @@ class ContentRegistry:
                 media: list[PreparedMedia]) -> tuple[ScreeningVerdict, int | None, str | None]:
         """Act on bank matches (exact or perceptual, per the bank's action); block
         reposts of removed content; restrict copies of content under review."""
-        matches = [m for prepared in media for s in prepared.signals
-                   for m in self.matcher.against_banks([s], list(s.variants))]
+        matches = self.matcher.against_banks([s for m in media for s in m.signals])
         if matches:
-            best = min(matches, key=lambda m: ({"block": 0, "restrict": 1, "review": 2}
-                                               [m.action], m.distance))
+            best = matches[0]  # the most urgent bank's nearest match
             case_id = self.desk.record({row.id}, best)
             verdict = {"block": ScreeningVerdict.BLOCK, "restrict": ScreeningVerdict.RESTRICT,
                        "review": ScreeningVerdict.ALLOW}[best.action]
