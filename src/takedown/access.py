@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from takedown.clock import utcnow
 from takedown.domain.case import Reviewer
 from takedown.domain.vocabulary import Role
-from takedown.errors import Conflict, Unauthorized
-from takedown.store.tables import PlatformRow, UserRow, WebSessionRow
+from takedown.errors import Conflict, NotFound, Unauthorized
+from takedown.store.tables import PlatformRow, ReportRow, UserRow, WebSessionRow
 
 
 def digest(secret: str) -> str:
@@ -130,3 +130,12 @@ def set_webhook_url(session: Session, name: str, webhook_url: str) -> None:
 
 def platform_exists(session: Session, name: str) -> bool:
     return session.scalar(select(PlatformRow.id).where(PlatformRow.name == name)) is not None
+
+
+def report_for_token(session: Session, report_id: str, token: str) -> ReportRow:
+    """The report its reporter holds the status token of."""
+    report = session.get(ReportRow, report_id)
+    # The same answer for an unknown id and a wrong token: ids are not confirmed to guessers.
+    if report is None or not secrets.compare_digest(report.status_token_hash, digest(token)):
+        raise NotFound("no report with that id and status token", code="unknown_report")
+    return report

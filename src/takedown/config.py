@@ -40,6 +40,8 @@ class Settings:
     mail_from: str = "takedown@localhost"
     oncall_webhook_url: str | None = None
     oncall_webhook_secret: str = ""
+    # Where reporters reach this service: links in their e-mails.
+    public_url: str = "http://127.0.0.1:8000"
 
     @property
     def effective_database_url(self) -> str:
@@ -64,6 +66,7 @@ class Settings:
             mail_from=os.environ.get("TAKEDOWN_MAIL_FROM", "takedown@localhost"),
             oncall_webhook_url=os.environ.get("TAKEDOWN_ONCALL_WEBHOOK") or None,
             oncall_webhook_secret=os.environ.get("TAKEDOWN_ONCALL_WEBHOOK_SECRET", ""),
+            public_url=os.environ.get("TAKEDOWN_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -28,6 +28,7 @@ from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph
 from takedown.cases.intake import ReportIntake, ReportSubmission
 from takedown.cases.matches import MatchDesk
+from takedown.cases.reporters import ReporterBook
 from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
 from takedown.config import Settings, load_policy
@@ -45,6 +46,7 @@ from takedown.index.live import Indexes
 from takedown.media.intake import MediaInput, prepare_media
 from takedown.media.signals import Signal, compute_signals, signal_type
 from takedown.media.storage import MediaStore, sniff_mime
+from takedown.notify.reporter import ask_reporters
 from takedown.pipeline.delivery import ActionDeliverer
 from takedown.pipeline.escalation import EscalationScheduler, NotificationSender
 from takedown.pipeline.worker import WorkerPool
@@ -240,22 +242,68 @@ class Takedown:
 
     def report_status(self, report_id: str, token: str) -> dict[str, Any]:
         with self.db.transaction() as s:
-            return views.report_status(s, report_id, token)
+            return views.report_status(s, self.policy, report_id, token)
+
+    def provide_information(self, report_id: str, token: str, text: str,
+                            case_numbers: list[str], idempotency_key: str | None,
+                            payload: Any) -> tuple[int, dict[str, Any]]:
+        """A reporter's answer (or any addition) to their report, while its case is open."""
+        def handle(s: Session) -> tuple[int, dict[str, Any]]:
+            ReportIntake(s, self.policy).add_information(report_id, token, text, case_numbers)
+            return 202, json.loads(json.dumps(
+                views.report_status(s, self.policy, report_id, token), default=str))
+
+        return self._idempotent(f"information:{report_id}", idempotency_key, payload, handle)
+
+    # --- reporters -------------------------------------------------------------
+
+    def reporter(self, reporter_key: str) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            return ReporterBook(s, self.policy).record(reporter_key)
+
+    def mark_reporter(self, reporter_key: str, reviewer: Reviewer, reason: str,
+                      source: str) -> dict[str, Any]:
+        """Mark a reporter abusive: their reports on open cases are invalidated."""
+        with self.db.transaction() as s:
+            book = ReporterBook(s, self.policy, self.sweeper(s))
+            result = book.mark(reporter_key, reviewer, reason)
+            audit.record(s, reviewer.id, "reporter_marked_abusive", f"reporter:{reporter_key}",
+                         source, {"reason": reason, **result.__dict__})
+            answer = {**book.record(reporter_key), **result.__dict__}
+        self.workers.wake()
+        return answer
+
+    def unmark_reporter(self, reporter_key: str, reviewer: Reviewer,
+                        source: str) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            book = ReporterBook(s, self.policy)
+            result = book.unmark(reporter_key, reviewer)
+            audit.record(s, reviewer.id, "reporter_unmarked", f"reporter:{reporter_key}",
+                         source, result.__dict__)
+            return {**book.record(reporter_key), **result.__dict__}
 
     # --- moderation ------------------------------------------------------------
 
     def queue(self, reviewer: Reviewer, *, statuses: list[CaseStatus] | None,
               category: Category | None, limit: int, mine: bool = False,
-              language: str | None = None) -> list[dict[str, Any]]:
+              language: str | None = None, specialists: bool | None = None,
+              ) -> list[dict[str, Any]]:
+        """Open cases, most urgent first. `specialists`: True for the specialists' queue
+        (child-safety and escalated cases), False for the general one, None for both.
+        Moderators have the general queue only."""
+        if reviewer.role is Role.MODERATOR:
+            if specialists:
+                raise Forbidden("the specialists' queue is for child-safety specialists, "
+                                "liaisons and admins", code="specialists_only")
+            specialists = False
         wanted = [s.value for s in (statuses or [s for s in CaseStatus if not s.is_closed])]
+        special = frozenset(c.value for c, p in self.policy.categories.items()
+                            if p.specialist_only)
         with self.db.transaction() as s:
-            rows = views.queue(s, statuses=wanted, category=category.value if category else None,
+            return views.queue(s, statuses=wanted, category=category.value if category else None,
                                limit=limit, claimed_by=reviewer.id if mine else None,
-                               language=language)
-        if reviewer.is_child_safety or reviewer.role is Role.LIAISON:
-            return rows
-        hidden = {c.value for c, p in self.policy.categories.items() if p.specialist_only}
-        return [r for r in rows if r["category"] not in hidden]
+                               language=language, specialists=specialists,
+                               specialist_categories=special)
 
     def case_detail(self, case_id: int, reviewer: Reviewer,
                     source: str = "api") -> dict[str, Any]:
@@ -264,7 +312,7 @@ class Takedown:
             with self.db.transaction() as s:
                 DecisionDesk(s, self.policy).visible_state(case_id, reviewer)
                 audit.record(s, reviewer.id, "case_viewed", f"case:{case_id}", source)
-                return views.case_detail(s, case_id)
+                return views.case_detail(s, self.policy, case_id)
         except Forbidden:
             self.audit(reviewer.id, "access_denied", f"case:{case_id}", source)
             raise
@@ -306,11 +354,13 @@ class Takedown:
 
     def decide(self, case_id: int, reviewer: Reviewer, outcome: Outcome, notes: str,
                category: Category | None, idempotency_key: str | None,
-               payload: Any, source: str = "api",
-               reason: str | None = None) -> tuple[int, dict[str, Any]]:
+               payload: Any, source: str = "api", reason: str | None = None,
+               question: str | None = None) -> tuple[int, dict[str, Any]]:
         def handle(s: Session) -> tuple[int, dict[str, Any]]:
             result = DecisionDesk(s, self.policy, self.sweeper(s)).decide(
-                case_id, reviewer, outcome, notes, category, reason)
+                case_id, reviewer, outcome, notes, category, reason, question)
+            if "information_requested" in result.appended:
+                ask_reporters(s, case_id, result.state, result.seq, self.settings.public_url)
             audit.record(s, reviewer.id, "decided", f"case:{case_id}", source,
                          {"outcome": outcome.value, "appended": result.appended,
                           "status": result.state.status.value})
@@ -322,14 +372,15 @@ class Takedown:
                                 payload, handle)
 
     def decide_many(self, case_ids: list[int], reviewer: Reviewer, outcome: Outcome,
-                    notes: str, reason: str | None, source: str) -> list[dict[str, Any]]:
+                    notes: str, reason: str | None, source: str,
+                    question: str | None = None) -> list[dict[str, Any]]:
         """One decision for many cases (floods), each in its own transaction and under
         the same rules: a child-safety dismissal is still only a proposal."""
         results = []
         for case_id in dict.fromkeys(case_ids):
             try:
                 _, body = self.decide(case_id, reviewer, outcome, notes, None, None, {},
-                                      source, reason)
+                                      source, reason, question)
                 results.append({"case_id": case_id, "status": body["status"], "error": None})
             except TakedownError as exc:
                 results.append({"case_id": case_id, "status": None, "error": exc.message})

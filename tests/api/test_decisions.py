@@ -225,25 +225,40 @@ def test_claims_through_the_api(client: TestClient, keys: Keys) -> None:
     assert client.get("/v1/cases?mine=true", headers=keys.bearer("specialist")).json() == []
 
 
-def test_escalate_and_request_information_through_the_api(client: TestClient,
-                                                          keys: Keys,
+def test_escalating_moves_a_case_to_the_specialists_queue(client: TestClient, keys: Keys,
                                                           system: Takedown) -> None:
     register(client, keys.api, "post", seed=5)
+    register(client, keys.api, "child", seed=6)
     report(client, content_ids=["post"], category="other_illegal")
-    case = only_case(client, keys.bearer("moderator"))
+    report(client, content_ids=["child"])
+    case = only_case(client, keys.bearer("moderator"))  # the child-safety case is not theirs
+    general = client.get("/v1/cases?queue=general", headers=keys.bearer("specialist")).json()
+    assert [c["id"] for c in general] == [case["id"]]
     reason = system.policy.reasons["escalate"][1]
     escalated = decide(client, case["id"], keys.bearer("moderator"), "escalate",
                        reason=reason)
     assert escalated == {"case_id": case["id"], "status": "open", "appended": ["escalated"],
                          "actions_requested": 0}
-    after = only_case(client, keys.bearer("moderator"))
-    assert after["escalations"] == 1 and after["priority"] > case["priority"]
-    bad = decide(client, case["id"], keys.bearer("moderator"), "request_information",
-                 expect=422, reason="made up")
+    assert client.get("/v1/cases", headers=keys.bearer("moderator")).json() == []
+    asked = client.get("/v1/cases?queue=specialists", headers=keys.bearer("moderator"))
+    assert asked.status_code == 403 and asked.json()["error"]["code"] == "specialists_only"
+    special = client.get("/v1/cases?queue=specialists", headers=keys.bearer("specialist")).json()
+    assert len(special) == 2 and case["id"] in [c["id"] for c in special]
+    moved = next(c for c in special if c["id"] == case["id"])
+    assert moved["escalations"] == 1 and moved["priority"] > case["priority"]
+    assert client.get("/v1/cases?queue=general", headers=keys.bearer("specialist")).json() == []
+    refused = decide(client, case["id"], keys.bearer("moderator"), "no_violation", expect=403)
+    assert "specialists' queue" in refused["error"]["message"]  # type: ignore[index]
+    claim = client.post(f"/v1/cases/{case['id']}/claim", headers=keys.bearer("moderator"))
+    assert claim.status_code == 403
+    detail = client.get(f"/v1/cases/{case['id']}", headers=keys.bearer("moderator")).json()
+    assert detail["specialists_queue"] is True  # still readable: not child safety
+    bad = decide(client, case["id"], keys.bearer("specialist"), "no_violation", expect=422,
+                 reason="made up")
     assert bad["error"]["fields"][0]["field"] == "reason"  # type: ignore[index]
-    asked = decide(client, case["id"], keys.bearer("moderator"), "request_information",
-                   reason=system.policy.reasons["request_information"][0])
-    assert asked["appended"] == ["information_requested"]
+    done = decide(client, case["id"], keys.bearer("specialist"), "no_violation",
+                  reason=system.policy.reasons["no_violation"][2])
+    assert done["status"] == "closed_no_violation"
 
 
 def test_a_flood_is_decided_at_once_under_the_same_rules(client: TestClient,

@@ -12,8 +12,12 @@ from takedown.domain.case import (
     Reviewer,
     decide,
     fold,
+    in_specialists_queue,
+    invalidate,
+    may_mark_reporters,
     may_view,
     priority,
+    reinstate,
 )
 from takedown.domain.vocabulary import CaseStatus, Category, Outcome, Role
 
@@ -159,13 +163,14 @@ def test_a_claim_keeps_others_off_until_it_expires() -> None:
     from takedown.domain.case import claim
 
     state = fold([reported()], POLICY)
-    taken = claim(state, ANA, T0, timedelta(minutes=20))
+    taken = claim(state, POLICY, ANA, T0, timedelta(minutes=20))
     held = fold([reported(), CaseEvent(EventType.CLAIMED, T0, "ana", taken.data)], POLICY)
     assert held.claimed_by == "ana" and held.claimed_until == T0 + timedelta(minutes=20)
     with pytest.raises(DecisionRefused, match="ana is working on this case"):
-        claim(held, BEN, T0 + timedelta(minutes=5), timedelta(minutes=20))
-    assert claim(held, ANA, T0 + timedelta(minutes=5), timedelta(minutes=20))  # renew
-    assert claim(held, BEN, T0 + timedelta(minutes=21), timedelta(minutes=20))  # expired
+        claim(held, POLICY, BEN, T0 + timedelta(minutes=5), timedelta(minutes=20))
+    assert claim(held, POLICY, ANA, T0 + timedelta(minutes=5), timedelta(minutes=20))  # renew
+    assert claim(held, POLICY, BEN, T0 + timedelta(minutes=21),
+                 timedelta(minutes=20))  # expired
 
 
 def test_escalating_and_asking_keep_the_case_open_with_a_policy_reason() -> None:
@@ -180,3 +185,92 @@ def test_escalating_and_asking_keep_the_case_open_with_a_policy_reason() -> None
     with pytest.raises(DecisionRefused) as refused:
         decide(state, POLICY, ANA, Outcome.VIOLATION, "", reason="because I said so")
     assert refused.value.code == "invalid"
+
+
+def test_asking_the_reporter_records_the_question_until_they_answer() -> None:
+    events = seed_reports()
+    state = fold(events, POLICY)
+    reason = POLICY.reasons["request_information"][2]
+    asked = decide(state, POLICY, ANA, Outcome.REQUEST_INFORMATION, "internal note",
+                   reason=reason, question="How old were you then?")
+    waiting = fold(events + [CaseEvent(e.type, T0, e.actor, e.data) for e in asked], POLICY)
+    assert waiting.information_requested and waiting.question == "How old were you then?"
+    assert waiting.deadline == state.deadline  # the clock keeps running
+    answer = event(EventType.INFORMATION_PROVIDED, report_id="rep-0-boy", text="13",
+                   case_numbers=["FBI-9"])
+    answered = fold(events + [CaseEvent(e.type, T0, e.actor, e.data) for e in asked] + [answer],
+                    POLICY)
+    assert not answered.information_requested
+    assert answered.case_numbers == {"PD-1", "FBI-2", "FBI-9"}
+    plain = fold(events, POLICY)
+    assert plain.question is None
+    by_reason = decide(plain, POLICY, ANA, Outcome.REQUEST_INFORMATION, "", reason=reason)
+    assert fold(events + [CaseEvent(e.type, T0, e.actor, e.data) for e in by_reason],
+                POLICY).question == reason  # no question written: the reason is asked
+
+
+def applied(events: list[CaseEvent], new: list[Any]) -> list[CaseEvent]:
+    return events + [CaseEvent(e.type, T0 + timedelta(hours=2), e.actor, e.data) for e in new]
+
+
+def test_escalated_cases_move_to_the_specialists_queue_and_out_of_moderators_hands() -> None:
+    events = [reported(category="other_illegal")]
+    state = fold(events, POLICY)
+    assert not in_specialists_queue(state, POLICY)
+    assert in_specialists_queue(fold([reported()], POLICY), POLICY)  # child safety: always
+    escalated = fold(applied(events, decide(state, POLICY, MAX, Outcome.ESCALATE, "")), POLICY)
+    assert in_specialists_queue(escalated, POLICY)
+    with pytest.raises(DecisionRefused, match="specialists' queue") as refused:
+        decide(escalated, POLICY, MAX, Outcome.NO_VIOLATION, "")
+    assert refused.value.code == "forbidden"
+    from takedown.domain.case import claim
+    with pytest.raises(DecisionRefused, match="specialists' queue"):
+        claim(escalated, POLICY, MAX, T0, timedelta(minutes=20))
+    assert decide(escalated, POLICY, ANA, Outcome.NO_VIOLATION, "")[0].type is EventType.DECIDED
+
+
+def test_invalidated_reports_stop_counting_but_never_end_a_child_safety_case() -> None:
+    events = [reported(0, relation="parent_guardian", reporter="liar", minor=True,
+                       case_numbers=["FAKE-1"])]
+    state = fold(events, POLICY)
+    assert state.deadline == T0 + timedelta(hours=1)
+    new = invalidate(state, POLICY, ["rep-0-liar"], "ana", "flood of false reports")
+    assert [e.type for e in new] == [EventType.REPORT_INVALIDATED]  # no set-aside
+    after = fold(applied(events, new), POLICY)
+    assert after.status is CaseStatus.OPEN and after.category is Category.CHILD_SEXUAL_ABUSE
+    assert priority(after, POLICY) < priority(state, POLICY)
+    assert after.report_count == 0 and not after.minor and not after.case_numbers
+    # Still a deadline: the one an ordinary user's report would have set.
+    assert after.deadline == T0 + timedelta(hours=4)
+    assert invalidate(after, POLICY, ["rep-0-liar"], "ana", "again") == []  # idempotent
+    back = fold(applied(applied(events, new), reinstate(after, ["rep-0-liar"], "ada")), POLICY)
+    assert back.deadline == state.deadline and priority(back, POLICY) == priority(state, POLICY)
+
+
+def test_a_case_left_with_no_valid_report_is_set_aside_unless_matched_or_child_safety() -> None:
+    events = [reported(0, category="non_consensual_intimate_imagery",
+                       relation="depicted_person", reporter="liar"),
+              reported(5, category="non_consensual_intimate_imagery", reporter="honest")]
+    state = fold(events, POLICY)
+    one = invalidate(state, POLICY, ["rep-0-liar"], "ana", "abusive")
+    assert [e.type for e in one] == [EventType.REPORT_INVALIDATED]  # an honest one is left
+    both = invalidate(state, POLICY, ["rep-0-liar", "rep-5-honest"], "ana", "abusive")
+    assert [e.type for e in both][-1] is EventType.DECIDED
+    closed = fold(applied(events, both), POLICY)
+    assert closed.status is CaseStatus.CLOSED_NO_VIOLATION and closed.set_aside
+    assert closed.deadline is None
+    matched = [*events, event(EventType.HASH_MATCHED, bank="stopncii",
+                              category="non_consensual_intimate_imagery")]
+    kept = invalidate(fold(matched, POLICY), POLICY, ["rep-0-liar", "rep-5-honest"], "ana", "x")
+    assert EventType.DECIDED not in [e.type for e in kept]  # a hash match is evidence
+    late = invalidate(closed, POLICY, ["rep-7-liar"], "takedown", "abusive")
+    assert late == []  # not a report of this case
+    reported_late = fold([*applied(events, both), reported(7, reporter="liar",
+                                                           category="terms_violation")], POLICY)
+    marked = invalidate(reported_late, POLICY, ["rep-7-liar"], "takedown", "abusive")
+    assert [e.type for e in marked] == [EventType.REPORT_INVALIDATED]  # closed: no decision
+
+
+def test_only_specialists_and_admins_mark_reporters() -> None:
+    assert may_mark_reporters(ANA) and may_mark_reporters(Reviewer("ada", Role.ADMIN))
+    assert not may_mark_reporters(MAX) and not may_mark_reporters(Reviewer("lee", Role.LIAISON))

@@ -1,41 +1,19 @@
 """Deadlines escalate: on time, once per step, until someone decides; on-call is told."""
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from email import message_from_bytes
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from takedown.clock import utcnow
 from takedown.pipeline.escalation import EscalationScheduler, NotificationSender
 from takedown.platform.webhooks import verify
-from takedown.server import free_port
 from takedown.store.tables import CaseEventRow, CaseRow, NotificationRow
 from takedown.system import Takedown
-from tests.conftest import Keys, Receiver
+from tests.conftest import Inbox, Keys, Receiver
 from tests.helpers import only_case, register, report
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def overdue_case(client: TestClient, keys: Keys) -> dict[str, Any]:
@@ -68,6 +46,20 @@ def test_steps_fire_on_time_once_each_until_a_decision(client: TestClient, keys:
     client.post(f"/v1/cases/{case['id']}/decisions", headers=keys.bearer("specialist"),
                 json={"outcome": "violation"})
     assert scheduler.run_once(deadline + timedelta(hours=9)) == 0
+
+
+def test_an_overdue_case_moves_from_the_general_to_the_specialists_queue(
+        client: TestClient, keys: Keys, system: Takedown) -> None:
+    register(client, keys.api, "pic", seed=3)
+    report(client, content_ids=["pic"], category="non_consensual_intimate_imagery",
+           relation="depicted_person")  # TAKE IT DOWN Act: 48 hours
+    case = only_case(client, keys.bearer("moderator"))
+    specialists = "/v1/cases?queue=specialists"
+    assert client.get(specialists, headers=keys.bearer("specialist")).json() == []
+    assert system.scheduler.run_once(utcnow() + timedelta(hours=49)) == 1
+    assert client.get("/v1/cases", headers=keys.bearer("moderator")).json() == []
+    moved = client.get(specialists, headers=keys.bearer("specialist")).json()
+    assert [c["id"] for c in moved] == [case["id"]] and moved[0]["escalations"] == 1
 
 
 def test_concurrent_schedulers_append_each_step_once(client: TestClient, keys: Keys,

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from takedown import __version__
-from takedown.api import errors, moderation, platform, reports
+from takedown.api import errors, moderation, platform, reporters, reports
 from takedown.api.limits import BodySizeLimit
 from takedown.platform.demo.app import DemoPlatform
 from takedown.system import Takedown
@@ -46,6 +46,7 @@ def create_app(system: Takedown, *, demo: DemoPlatform | None = None,
     app.include_router(platform.router)
     app.include_router(reports.router)
     app.include_router(moderation.router)
+    app.include_router(reporters.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -36,11 +36,16 @@ def case_queue(
     mine: bool = Query(False, description="Only cases you have claimed."),
     language: str | None = Query(None, max_length=35,
                                  description="Only cases with a report in this language."),
+    queue: Literal["general", "specialists"] | None = Query(
+        None, description="`specialists`: child-safety and escalated cases; `general`: the "
+                          "rest. Default: both (moderators: general)."),
 ) -> list[CaseSummaryOut]:
     """Cases by priority (highest first), then deadline (soonest first). Child-safety
-    cases are listed only to specialists, liaisons and admins."""
+    cases, and cases that escalated, are in the specialists' queue, which moderators do
+    not see (403 `specialists_only` if asked for)."""
     rows = system.queue(reviewer, statuses=status, category=category, limit=limit, mine=mine,
-                        language=language)
+                        language=language,
+                        specialists=None if queue is None else queue == "specialists")
     return [CaseSummaryOut(**r) for r in rows]
 
 
@@ -67,7 +72,7 @@ def decide(
     specialist confirms it; the content stays restricted until then."""
     status, payload = system.decide(case_id, reviewer, body.outcome, body.notes, body.category,
                                     idempotency_key, body.model_dump(mode="json"),
-                                    client_of(request), body.reason)
+                                    client_of(request), body.reason, body.question)
     return JSONResponse(payload, status_code=status)
 
 
@@ -79,7 +84,7 @@ def decide_many(request: Request, body: BulkDecisionIn, system: System,
     """Apply one decision to many cases, each under the same rules as one by one (a
     child-safety dismissal is only proposed); each case's result or error is listed."""
     rows = system.decide_many(body.case_ids, reviewer, body.outcome, body.notes,
-                              body.reason, client_of(request))
+                              body.reason, client_of(request), body.question)
     return [BulkDecisionResult(**r) for r in rows]
 
 
@@ -89,7 +94,8 @@ def decide_many(request: Request, body: BulkDecisionIn, system: System,
 def claim_case(request: Request, system: System, reviewer: CurrentReviewer,
                case_id: int = CaseId) -> ClaimOut:
     """Take the case for the policy's claim time (or renew your claim), so that two
-    reviewers do not work on it at once. 409 `claimed` while someone else holds it."""
+    reviewers do not work on it at once. 409 `claimed` while someone else holds it; 403
+    `specialists_queue` for a moderator on an escalated case."""
     return ClaimOut(**system.claim(case_id, reviewer, client_of(request)))
 
 

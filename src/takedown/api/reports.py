@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from takedown.api.deps import System
 from takedown.api.errors import documented
-from takedown.api.schemas import ReportIn, ReportReceiptOut, ReportStatusOut
+from takedown.api.schemas import InformationIn, ReportIn, ReportReceiptOut, ReportStatusOut
 from takedown.cases.intake import ReportSubmission
 from takedown.errors import Unauthorized
 
@@ -45,8 +45,32 @@ def report_status(
     x_status_token: str | None = Header(None, description="The status token from the 202."),
     token: str | None = Query(None, description="The status token, for links in e-mails."),
 ) -> ReportStatusOut:
-    """Where the report stands, in plain words."""
-    secret = x_status_token or token
+    """Where the report stands, in plain words; with `information_requested`, the
+    reviewer's question."""
+    return ReportStatusOut(**system.report_status(report_id, _secret(x_status_token, token)))
+
+
+@router.post("/{report_id}/information", status_code=202, response_model=ReportStatusOut,
+             summary="Answer a reviewer's question", responses=documented(400, 401, 404, 409,
+                                                                          422))
+def provide_information(
+    body: InformationIn, system: System,
+    report_id: str = Path(max_length=36, description="The report id from the 202."),
+    x_status_token: str | None = Header(None, description="The status token from the 202."),
+    token: str | None = Query(None, description="The status token, for links in e-mails."),
+    idempotency_key: str | None = Header(None, max_length=200,
+                                         description="Makes a retried answer safe."),
+) -> JSONResponse:
+    """Add to a report while its case is open: the answer joins the case for the
+    reviewers, and case numbers raise its priority. 409 `case_closed` once decided."""
+    status, payload = system.provide_information(
+        report_id, _secret(x_status_token, token), body.text, body.case_numbers,
+        idempotency_key, {"report_id": report_id, **body.model_dump(mode="json")})
+    return JSONResponse(payload, status_code=status)
+
+
+def _secret(header: str | None, query: str | None) -> str:
+    secret = header or query
     if not secret:
         raise Unauthorized("send the status token in X-Status-Token", code="missing_token")
-    return ReportStatusOut(**system.report_status(report_id, secret))
+    return secret

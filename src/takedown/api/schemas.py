@@ -165,10 +165,25 @@ class ReportReceiptOut(BaseModel):
 class ReportStatusOut(BaseModel):
     report_id: str = Field(description="The report's id.")
     received_at: datetime = Field(description="When it was stored.")
-    status: Literal["received", "restricted", "awaiting_second_review", "action_taken",
-                    "no_violation"] = Field(description="Where the report stands.")
+    status: Literal["received", "restricted", "information_requested",
+                    "awaiting_second_review", "action_taken", "no_violation",
+                    "set_aside"] = Field(description="Where the report stands.")
     message: str = Field(description="What that means, in plain words.")
+    question: str | None = Field(None, description="With `information_requested`: what the "
+                                                   "reviewer asks.")
     updated_at: datetime = Field(description="When the case last changed.")
+
+
+CaseNumber = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class InformationIn(Strict):
+    text: str = Field(min_length=1, max_length=20_000,
+                      description="The answer to the reviewer's question, or anything to add. "
+                                  "Never attach or link images of abuse.")
+    case_numbers: list[CaseNumber] = Field(
+        default_factory=list, max_length=20,
+        description="Law-enforcement case numbers, if there are (more) of them.")
 
 
 # --- moderation -----------------------------------------------------------------
@@ -183,7 +198,12 @@ class DecisionIn(Strict):
                                            "(`[reasons]` in the policy file).")
     category: Category | None = Field(None, description="The category found, if it differs "
                                                          "from the reported one.")
-    notes: str = Field("", max_length=20_000, description="The reviewer's notes.")
+    notes: str = Field("", max_length=20_000, description="The reviewer's notes (never "
+                                                          "shown to the reporter).")
+    question: str | None = Field(None, max_length=2_000,
+                                 description="With `request_information`: the question for the "
+                                             "reporters, sent to them as written (default: "
+                                             "the reason).")
 
 
 class BulkDecisionIn(DecisionIn):
@@ -241,6 +261,24 @@ class CaseReportOut(BaseModel):
     contact_email: str | None = Field(description="Reporter's contact, for reviewers only.")
     language: str = Field(description="Reporter's language.")
     references: list[ReferenceOut] = Field(description="What the report named.")
+    invalidated: str | None = Field(description="Why the report was set aside (its reporter "
+                                                "was marked abusive); null while it counts.")
+    answers: list[AnswerOut] = Field(description="What the reporter added since, oldest "
+                                                 "first.")
+    reporter: ReporterBriefOut = Field(description="Who sent it, as far as reviewers need.")
+
+
+class AnswerOut(BaseModel):
+    at: datetime = Field(description="When it arrived.")
+    text: str = Field(description="Verbatim (escape before display).")
+    case_numbers: list[str] = Field(description="Case numbers given with it.")
+
+
+class ReporterBriefOut(BaseModel):
+    key: str = Field(description="The reporter's key: a hash of their contact address, or "
+                                 "of the report id for anonymous reports.")
+    abusive: bool = Field(description="Whether the reporter is marked abusive.")
+    reports: int = Field(description="Reports from this reporter, on any case.")
 
 
 class CaseContentOut(BaseModel):
@@ -278,6 +316,10 @@ class CaseMediaOut(BaseModel):
 
 
 class CaseDetailOut(CaseSummaryOut):
+    specialists_queue: bool = Field(description="In the specialists' queue (child-safety or "
+                                                "escalated).")
+    information_requested: bool = Field(description="Waiting for the reporters' answer.")
+    question: str | None = Field(description="What they were asked.")
     reports: list[CaseReportOut] = Field(description="Every report, oldest first.")
     media: list[CaseMediaOut] = Field(description="The distinct media files of the case's "
                                                   "items.")
@@ -306,3 +348,30 @@ class ActionOut(BaseModel):
     created_at: datetime = Field(description="When the action was decided.")
     next_attempt_at: datetime | None = Field(description="When it is tried next.")
     delivered_at: datetime | None = Field(description="When the platform acknowledged it.")
+
+
+# --- reporters ------------------------------------------------------------------
+
+
+class ReporterOut(BaseModel):
+    reporter_key: str = Field(description="The reporter's key (see a case's reports).")
+    abusive: bool = Field(description="Marked abusive: their reports count for nothing.")
+    reason: str | None = Field(description="Why they were marked.")
+    marked_by: str | None = Field(description="Who marked them.")
+    marked_at: datetime | None = Field(description="When.")
+    reports: int = Field(description="Their reports, on any case.")
+    open_reports: int = Field(description="Of those, on cases still open.")
+
+
+class MarkAbusiveIn(Strict):
+    reason: str = Field(min_length=1, max_length=500,
+                        description="Why: kept with the mark, on each invalidated report and "
+                                    "in the audit log.")
+
+
+class MarkOut(ReporterOut):
+    reports_changed: int = Field(description="Reports invalidated (mark) or reinstated "
+                                             "(unmark).")
+    cases_touched: int = Field(description="Open cases those reports were on.")
+    cases_set_aside: int = Field(description="Cases closed because no valid report was left "
+                                             "(never a child-safety case).")

@@ -31,6 +31,7 @@ class DecisionResult:
     state: CaseState
     appended: list[str]
     actions_requested: int
+    seq: int  # the last event appended
 
 
 class DecisionDesk:
@@ -51,16 +52,20 @@ class DecisionDesk:
     def claim(self, case_id: int, reviewer: Reviewer) -> CaseState:
         state = self.visible_state(case_id, reviewer)
         try:
-            event = claim(state, reviewer, utcnow(), self.policy.escalation.claim)
+            event = claim(state, self.policy, reviewer, utcnow(), self.policy.escalation.claim)
         except DecisionRefused as refused:
+            if refused.code == "forbidden":
+                raise Forbidden(refused.message, code="specialists_queue") from None
             raise Conflict(refused.message, code="claimed") from None
         return self.book.append(case_id, [event])[0]
 
     def decide(self, case_id: int, reviewer: Reviewer, outcome: Outcome, notes: str,
-               category: Category | None = None, reason: str | None = None) -> DecisionResult:
+               category: Category | None = None, reason: str | None = None,
+               question: str | None = None) -> DecisionResult:
         state = self.visible_state(case_id, reviewer)
         try:
-            new = decide(state, self.policy, reviewer, outcome, notes, category, reason)
+            new = decide(state, self.policy, reviewer, outcome, notes, category, reason,
+                         question)
         except DecisionRefused as refused:
             error = {"forbidden": Forbidden, "invalid": Invalid}.get(refused.code, Conflict)
             raise error(refused.message, code=f"decision_{refused.code}",
@@ -70,4 +75,4 @@ class DecisionDesk:
         if any(e.type is EventType.DECIDED for e in new):
             self.enforcement.carry_out(case_id, state, step=f"case:{case_id}:event:{seq}")
         return DecisionResult(case_id, self.book.state(case_id), [e.type.value for e in new],
-                              self.ledger.created)
+                              self.ledger.created, seq)

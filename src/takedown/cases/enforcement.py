@@ -96,8 +96,9 @@ class Enforcement:
     def _lift_restriction(self, case_id: int, state: CaseState, step: str) -> None:
         hidden = [r for r in self.graph.rows(self.graph.case_cluster(case_id))
                   if r.moderation_state == ModerationState.RESTRICTED.value]
-        self._content_actions(ActionKind.RESTORE, hidden, case_id, state, step,
-                              "reviewed: no violation")
+        why = ("every report was set aside (reporter marked abusive)" if state.set_aside
+               else "reviewed: no violation")
+        self._content_actions(ActionKind.RESTORE, hidden, case_id, state, step, why)
         if hidden or state.restricted:
             self.book.append(case_id, [NewEvent(EventType.RESTORED, {"items": len(hidden)})])
 

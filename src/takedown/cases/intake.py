@@ -12,22 +12,24 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.access import digest
+from takedown.access import digest, report_for_token
 from takedown.banks.matching import stored_hits
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph
+from takedown.cases.reporters import ReporterBook
 from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
 from takedown.domain.case import CaseState, EventType, NewEvent, reach_tier
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import CaseStatus, Category, ModerationState, Relation
-from takedown.errors import NotFound
+from takedown.errors import Conflict, NotFound
 from takedown.platform.actions import ActionLedger
 from takedown.store.tables import (
     ContentRow,
     PlatformRow,
     ReportContentRow,
+    ReporterMarkRow,
     ReportRow,
 )
 
@@ -79,6 +81,7 @@ class ReportIntake:
         self.book = CaseBook(session, policy)
         self.ledger = ActionLedger(session)
         self.enforcement = Enforcement(session, policy, self.book, self.ledger, sweeper)
+        self.sweeper = sweeper
 
     def submit(self, sub: ReportSubmission) -> ReportReceipt:
         items, references = self._resolve(sub)
@@ -102,9 +105,28 @@ class ReportIntake:
         self.session.flush()  # rows below refer to it; no relationship() orders them for us
         self.session.add_all(ReportContentRow(report_id=report_id, content_id=i) for i in items)
         self.book.link(self.graph, case_id, items)
-        state, seq = self._record(case_id, sub, report_id, items)
-        self._restrict_first(case_id, state, seq, sub)
+        mark = self.session.get(ReporterMarkRow, _reporter_key(sub, report_id))
+        state, seq = self._record(case_id, sub, report_id, items, reopen=mark is None)
+        if mark is None:
+            self._restrict_first(case_id, state, seq, sub)
+        else:
+            ReporterBook(self.session, self.policy, self.sweeper).invalidate_new(
+                case_id, report_id, mark)
         return ReportReceipt(report_id, token, now, references)
+
+    def add_information(self, report_id: str, token: str, text: str,
+                        case_numbers: list[str]) -> CaseState:
+        """The reporter answers a reviewer's question (or adds to their report). Case
+        numbers given here count towards priority like those in the report."""
+        report = report_for_token(self.session, report_id, token)
+        self.book.lock(report.case_id)
+        if self.book.state(report.case_id).status.is_closed:
+            raise Conflict("this report's case is closed; a new report about the content "
+                           "reopens it", code="case_closed")
+        state, _ = self.book.append(report.case_id, [NewEvent(
+            EventType.INFORMATION_PROVIDED,
+            {"report_id": report_id, "text": text, "case_numbers": sorted(set(case_numbers))})])
+        return state
 
     def _resolve(self, sub: ReportSubmission) -> tuple[set[int], list[Reference]]:
         query = select(ContentRow.id)
@@ -127,10 +149,10 @@ class ReportIntake:
         return existing if existing is not None else self.book.open().id
 
     def _record(self, case_id: int, sub: ReportSubmission, report_id: str,
-                items: set[int]) -> tuple[CaseState, int]:
+                items: set[int], reopen: bool) -> tuple[CaseState, int]:
         state = self.book.state(case_id)
         events: list[NewEvent] = []
-        if state.status.is_closed and self._reopens(state, items):
+        if reopen and state.status.is_closed and self._reopens(state, items):
             events.append(NewEvent(EventType.REOPENED, {"report_id": report_id}))
         events.append(NewEvent(EventType.REPORTED, {
             "report_id": report_id, "category": sub.category.value,

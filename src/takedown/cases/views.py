@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from takedown.access import digest
+from takedown.access import report_for_token
+from takedown.cases.casebook import CaseBook
 from takedown.cases.graph import ContentGraph, chunks
 from takedown.clock import utcnow
-from takedown.domain.vocabulary import CaseStatus
+from takedown.domain.case import CaseState, EventType, in_specialists_queue
+from takedown.domain.policy import Policy
 from takedown.errors import NotFound
+from takedown.notify.reporter import reporter_status
 from takedown.store.tables import (
     ActionRow,
     CaseEventRow,
@@ -21,20 +24,11 @@ from takedown.store.tables import (
     ContentRow,
     MediaRow,
     PlatformRow,
+    ReporterMarkRow,
     ReportRow,
 )
 
 CONTENT_LISTED = 1000
-
-# What a reporter is told, per case status: plain and true, never a form letter.
-REPORTER_MESSAGES = {
-    "received": "Your report is stored and waiting for a human reviewer.",
-    "restricted": "The content is hidden while a human reviewer looks at your report.",
-    "awaiting_second_review": "A reviewer found no violation; a second, senior reviewer must "
-                              "confirm that before anything is closed. The content stays hidden.",
-    "action_taken": "The content and its copies were removed.",
-    "no_violation": "Two reviewers found that the content does not break the rules or the law.",
-}
 
 
 def case_summary(row: CaseRow, now: datetime | None = None) -> dict[str, Any]:
@@ -54,12 +48,19 @@ def case_summary(row: CaseRow, now: datetime | None = None) -> dict[str, Any]:
 
 
 def queue(session: Session, *, statuses: list[str], category: str | None,
-          limit: int, claimed_by: str | None = None,
-          language: str | None = None) -> list[dict[str, Any]]:
+          limit: int, claimed_by: str | None = None, language: str | None = None,
+          specialists: bool | None = None,
+          specialist_categories: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """`specialists` True: only the specialists' queue; False: only the general one (see
+    domain.case.in_specialists_queue, which this SQL mirrors)."""
     query = (select(CaseRow).where(CaseRow.status.in_(statuses))
              .order_by(CaseRow.priority.desc(), CaseRow.deadline.asc(), CaseRow.id)
              .limit(limit))
     now = utcnow()
+    in_specialists = or_(CaseRow.escalations > 0,
+                         CaseRow.category.in_(sorted(specialist_categories)))
+    if specialists is not None:
+        query = query.where(in_specialists if specialists else not_(in_specialists))
     if category:
         query = query.where(CaseRow.category == category)
     if claimed_by:
@@ -70,10 +71,11 @@ def queue(session: Session, *, statuses: list[str], category: str | None,
     return [case_summary(r, now) for r in session.scalars(query)]
 
 
-def case_detail(session: Session, case_id: int) -> dict[str, Any]:
+def case_detail(session: Session, policy: Policy, case_id: int) -> dict[str, Any]:
     row = session.get(CaseRow, case_id)
     if row is None:
         raise NotFound(f"no case {case_id}", code="unknown_case")
+    state = CaseBook(session, policy).state(case_id)
     graph = ContentGraph(session)
     subjects = graph.case_subjects(case_id)
     cluster = graph.rows(graph.cluster(subjects))
@@ -81,8 +83,9 @@ def case_detail(session: Session, case_id: int) -> dict[str, Any]:
         select(PlatformRow.id, PlatformRow.name))}
     parents = {r.id: r.external_id for r in cluster}
     detail = case_summary(row)
-    detail["reports"] = [_report(r) for r in session.scalars(
-        select(ReportRow).where(ReportRow.case_id == case_id).order_by(ReportRow.created_at))]
+    detail["specialists_queue"] = in_specialists_queue(state, policy)
+    detail["information_requested"] = state.information_requested
+    detail["question"] = state.question if state.information_requested else None
     detail["content_total"] = len(cluster)
     detail["content"] = [_content(r, platforms, parents, r.id in subjects)
                          for r in sorted(cluster, key=lambda r: r.id)[:CONTENT_LISTED]]
@@ -97,18 +100,39 @@ def case_detail(session: Session, case_id: int) -> dict[str, Any]:
     detail["events"] = [{"seq": e.seq, "type": e.type, "at": e.at, "actor": e.actor,
                          "data": e.data} for e in session.scalars(
         select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq))]
+    detail["reports"] = _reports(session, case_id, state, detail["events"])
     detail["actions"] = [{"kind": k, "status": s, "count": n} for k, s, n in session.execute(
         select(ActionRow.kind, ActionRow.status, func.count()).where(ActionRow.case_id == case_id)
         .group_by(ActionRow.kind, ActionRow.status).order_by(ActionRow.kind, ActionRow.status))]
     return detail
 
 
-def _report(r: ReportRow) -> dict[str, Any]:
-    return {"id": r.id, "created_at": r.created_at, "category": r.category,
-            "relation": r.relation, "depicted_minor": r.depicted_minor,
-            "age_at_time": r.age_at_time, "age_now": r.age_now,
-            "case_numbers": r.case_numbers, "text": r.text, "contact_email": r.contact_email,
-            "language": r.language, "references": r.references}
+def _reports(session: Session, case_id: int, state: CaseState,
+             events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each report, whether it was set aside, the reporter's answers to questions, and
+    the reporter's record (to spot floods)."""
+    rows = list(session.scalars(select(ReportRow).where(ReportRow.case_id == case_id)
+                                .order_by(ReportRow.created_at)))
+    keys = sorted({r.reporter_key for r in rows})
+    counts = {key: int(n) for key, n in session.execute(
+        select(ReportRow.reporter_key, func.count()).where(ReportRow.reporter_key.in_(keys))
+        .group_by(ReportRow.reporter_key))}
+    marked = set(session.scalars(select(ReporterMarkRow.reporter_key).where(
+        ReporterMarkRow.reporter_key.in_(keys))))
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        if e["type"] == EventType.INFORMATION_PROVIDED.value:
+            answers.setdefault(e["data"]["report_id"], []).append(
+                {"at": e["at"], "text": e["data"].get("text", ""),
+                 "case_numbers": e["data"].get("case_numbers", [])})
+    return [{"id": r.id, "created_at": r.created_at, "category": r.category,
+             "relation": r.relation, "depicted_minor": r.depicted_minor,
+             "age_at_time": r.age_at_time, "age_now": r.age_now,
+             "case_numbers": r.case_numbers, "text": r.text, "contact_email": r.contact_email,
+             "language": r.language, "references": r.references,
+             "invalidated": state.invalid_reports.get(r.id), "answers": answers.get(r.id, []),
+             "reporter": {"key": r.reporter_key, "abusive": r.reporter_key in marked,
+                          "reports": counts.get(r.reporter_key, 0)}} for r in rows]
 
 
 def _content(r: ContentRow, platforms: dict[int, str], external: dict[int, str],
@@ -140,25 +164,11 @@ def actions(session: Session, *, case_id: int | None, platform_id: int | None,
     return [action_view(a) for a in session.scalars(query.limit(limit).offset(offset))]
 
 
-def report_status(session: Session, report_id: str, token: str) -> dict[str, Any]:
-    report = session.get(ReportRow, report_id)
-    # The same answer for an unknown id and a wrong token: ids are not confirmed to guessers.
-    if report is None or report.status_token_hash != digest(token):
-        raise NotFound("no report with that id and status token", code="unknown_report")
+def report_status(session: Session, policy: Policy, report_id: str,
+                  token: str) -> dict[str, Any]:
+    report = report_for_token(session, report_id, token)
     case = session.get(CaseRow, report.case_id)
     assert case is not None  # reports reference cases by foreign key
-    status = _public_status(case)
-    return {"report_id": report.id, "received_at": report.created_at, "status": status,
-            "message": REPORTER_MESSAGES[status], "updated_at": case.updated_at}
-
-
-def _public_status(case: CaseRow) -> str:
-    status = CaseStatus(case.status)
-    if status is CaseStatus.CLOSED_VIOLATION:
-        return "action_taken"
-    if status is CaseStatus.CLOSED_NO_VIOLATION:
-        return "no_violation"
-    if status is CaseStatus.AWAITING_SECOND_REVIEW:
-        return "awaiting_second_review"
-    return "restricted" if case.restricted else "received"
-
+    told = reporter_status(CaseBook(session, policy).state(case.id), report.id)
+    return {"report_id": report.id, "received_at": report.created_at, "status": told.status,
+            "message": told.message, "question": told.question, "updated_at": case.updated_at}

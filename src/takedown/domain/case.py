@@ -35,6 +35,9 @@ class EventType(StrEnum):
     INFORMATION_REQUESTED = "information_requested"
     DISMISSAL_PROPOSED = "dismissal_proposed"
     DECIDED = "decided"
+    REPORT_INVALIDATED = "report_invalidated"
+    REPORT_REINSTATED = "report_reinstated"
+    INFORMATION_PROVIDED = "information_provided"
     ACTIONED = "actioned"
     RESTORED = "restored"
     NOTIFIED = "notified"
@@ -57,6 +60,31 @@ class NewEvent:
     actor: str | None = None
 
 
+@dataclass(frozen=True)
+class ReportFacts:
+    """What one report contributes to a case's credibility."""
+
+    relation: Relation
+    reporter_key: str
+    case_numbers: frozenset[str]
+    minor: bool
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A deadline a report (or hash match) set, and the one it would set coming from an
+    ordinary user: what still applies if the report is set aside, so that a case
+    never loses its deadline, however little its reports count."""
+
+    due: datetime
+    rule: str
+    ordinary_due: datetime
+    ordinary_rule: str
+
+    def applying(self, set_aside: bool) -> tuple[datetime, str]:
+        return (self.ordinary_due, self.ordinary_rule) if set_aside else (self.due, self.rule)
+
+
 @dataclass
 class CaseState:
     status: CaseStatus = CaseStatus.OPEN
@@ -64,6 +92,12 @@ class CaseState:
     opened_at: datetime | None = None
     deadline: datetime | None = None
     deadline_rule: str | None = None
+    # Every report, and those set aside (id -> why). Only valid reports count below.
+    reports: dict[str, ReportFacts] = field(default_factory=dict)
+    invalid_reports: dict[str, str] = field(default_factory=dict)
+    # Deadlines set since the case last (re)opened, by the report (or match) that set
+    # them; the case's deadline is the soonest of them.
+    deadline_candidates: dict[str, Deadline] = field(default_factory=dict)
     report_count: int = 0
     reporters: set[str] = field(default_factory=set)
     relations: set[Relation] = field(default_factory=set)
@@ -80,6 +114,8 @@ class CaseState:
     decided_at: datetime | None = None
     escalations: int = 0
     information_requested: bool = False
+    question: str | None = None  # what the reporters were last asked
+    set_aside: bool = False  # closed because every report was invalidated
     claimed_by: str | None = None
     claimed_until: datetime | None = None
     events: int = 0
@@ -96,18 +132,44 @@ def _on_reported(state: CaseState, event: CaseEvent, policy: Policy) -> None:
     data = event.data
     category = Category(data["category"])
     relation = Relation(data["relation"])
+    report_id = str(data["report_id"])
+    # The category is the most severe ever reported, even by a report later set
+    # aside: invalidating reports never takes a case out of child-safety hands.
     state.category = _more_severe(policy, state.category, category)
-    state.report_count += 1
-    state.reporters.add(str(data["reporter_key"]))
-    state.relations.add(relation)
-    state.case_numbers.update(data.get("case_numbers", []))
-    state.minor = state.minor or bool(data.get("minor"))
+    state.reports[report_id] = ReportFacts(
+        relation, str(data["reporter_key"]), frozenset(data.get("case_numbers", [])),
+        bool(data.get("minor")))
     if state.opened_at is None:
         state.opened_at = event.at
-    rule, within = policy.deadline_for(category, relation)
-    due = event.at + within
-    if not state.status.is_closed and (state.deadline is None or due < state.deadline):
-        state.deadline, state.deadline_rule = due, rule
+    if not state.status.is_closed:
+        rule, within = policy.deadline_for(category, relation)
+        plain_rule, plain_within = policy.deadline_for(category, Relation.OTHER_USER)
+        state.deadline_candidates[report_id] = Deadline(event.at + within, rule,
+                                                        event.at + plain_within, plain_rule)
+    _recount(state)
+
+
+def _recount(state: CaseState) -> None:
+    """Credibility inputs and the deadline, from the reports still valid."""
+    valid = [f for r, f in state.reports.items() if r not in state.invalid_reports]
+    state.report_count = len(valid)
+    state.reporters = {f.reporter_key for f in valid}
+    state.relations = {f.relation for f in valid}
+    state.case_numbers = {n for f in valid for n in f.case_numbers}
+    state.minor = any(f.minor for f in valid)
+    dues = [d.applying(k in state.invalid_reports) for k, d in state.deadline_candidates.items()]
+    state.deadline, state.deadline_rule = min(dues) if dues else (None, None)
+
+
+def _on_information_provided(state: CaseState, event: CaseEvent) -> None:
+    state.information_requested = False
+    report_id = str(event.data["report_id"])
+    facts = state.reports.get(report_id)
+    numbers = event.data.get("case_numbers") or []
+    if facts is not None and numbers:
+        state.reports[report_id] = ReportFacts(
+            facts.relation, facts.reporter_key, facts.case_numbers | set(numbers), facts.minor)
+        _recount(state)
 
 
 def _on_hash_matched(state: CaseState, event: CaseEvent, policy: Policy) -> None:
@@ -120,10 +182,12 @@ def _on_hash_matched(state: CaseState, event: CaseEvent, policy: Policy) -> None
     state.category = _more_severe(policy, state.category, category)
     if state.opened_at is None:
         state.opened_at = event.at
-    rule, within = policy.deadline_for(category, Relation.TRUSTED_FLAGGER)
-    due = event.at + within
-    if not state.status.is_closed and (state.deadline is None or due < state.deadline):
-        state.deadline, state.deadline_rule = due, f"hash match: {rule}"
+    if not state.status.is_closed:
+        rule, within = policy.deadline_for(category, Relation.TRUSTED_FLAGGER)
+        key = f"hash match {len(state.deadline_candidates)}"
+        due, why = event.at + within, f"hash match: {rule}"
+        state.deadline_candidates[key] = Deadline(due, why, due, why)
+        _recount(state)
 
 
 def _on_decided(state: CaseState, event: CaseEvent) -> None:
@@ -132,7 +196,10 @@ def _on_decided(state: CaseState, event: CaseEvent) -> None:
     state.decided_by = tuple(event.data.get("reviewers", [event.actor]))
     state.decided_at = event.at
     state.dismissal_proposed_by = None
-    state.deadline = None
+    state.deadline = state.deadline_rule = None
+    state.deadline_candidates.clear()
+    state.information_requested = False
+    state.set_aside = bool(event.data.get("set_aside"))
     state.claimed_by = state.claimed_until = None
     if outcome is Outcome.VIOLATION:
         state.status = CaseStatus.CLOSED_VIOLATION
@@ -150,7 +217,9 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         state.status = CaseStatus.OPEN
         state.decided_outcome, state.decided_by, state.decided_at = None, (), None
         state.deadline = state.deadline_rule = None
+        state.deadline_candidates.clear()
         state.escalations = 0
+        state.set_aside = False
     elif kind is EventType.REACH_OBSERVED:
         state.views = int(event.data["views"])
         state.shares = int(event.data["shares"])
@@ -163,6 +232,15 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         state.escalations += 1
     elif kind is EventType.INFORMATION_REQUESTED:
         state.information_requested = True
+        state.question = event.data.get("question") or event.data.get("reason")
+    elif kind is EventType.INFORMATION_PROVIDED:
+        _on_information_provided(state, event)
+    elif kind is EventType.REPORT_INVALIDATED:
+        state.invalid_reports[str(event.data["report_id"])] = str(event.data.get("reason", ""))
+        _recount(state)
+    elif kind is EventType.REPORT_REINSTATED:
+        state.invalid_reports.pop(str(event.data["report_id"]), None)
+        _recount(state)
     elif kind is EventType.CLAIMED:
         state.claimed_by = event.actor
         state.claimed_until = datetime.fromisoformat(str(event.data["until"]))
@@ -248,6 +326,22 @@ class DecisionRefused(Exception):
         self.message = message
 
 
+def in_specialists_queue(state: CaseState, policy: Policy) -> bool:
+    """Child-safety cases are always in the specialists' queue; any other case moves
+    there once it escalates (past its deadline, or by a reviewer). The SQL in
+    cases.views.queue mirrors this rule."""
+    if state.escalations > 0:
+        return True
+    return state.category is not None and policy.for_category(state.category).specialist_only
+
+
+def _refuse_escalated_to_moderators(state: CaseState, policy: Policy,
+                                    reviewer: Reviewer) -> None:
+    if reviewer.role is Role.MODERATOR and in_specialists_queue(state, policy):
+        raise DecisionRefused("forbidden", "this case was escalated to the specialists' "
+                                           "queue; a child-safety specialist decides it")
+
+
 def may_view(state: CaseState, policy: Policy, reviewer: Reviewer) -> bool:
     if state.category is None or reviewer.role is Role.ADMIN:
         return True
@@ -264,22 +358,24 @@ def decide(
     notes: str,
     category: Category | None = None,
     reason: str | None = None,
+    question: str | None = None,
 ) -> list[NewEvent]:
     """The events a decision appends, or DecisionRefused.
 
     A child-safety dismissal is never one person's: the first 'no violation' is only
     a proposal, the restriction stays, and a second specialist must confirm it.
-    Escalating and asking the reporter keep the case open (and its deadline running).
+    Escalating and asking the reporter keep the case open (and its deadline running);
+    `question` is what the reporters are asked, sent to them as written.
     """
     if reason is not None and reason not in policy.reasons[outcome.value]:
         raise DecisionRefused("invalid", f"{reason!r} is not a reason the policy gives "
                                          f"for {outcome.value.replace('_', ' ')}")
-    events = _decide(state, policy, reviewer, outcome, notes, category)
+    events = _decide(state, policy, reviewer, outcome, notes, category, question)
     return [NewEvent(e.type, {**e.data, "reason": reason}, e.actor) for e in events]
 
 
 def _decide(state: CaseState, policy: Policy, reviewer: Reviewer, outcome: Outcome,
-            notes: str, category: Category | None) -> list[NewEvent]:
+            notes: str, category: Category | None, question: str | None) -> list[NewEvent]:
     if state.status.is_closed:
         raise DecisionRefused("conflict", f"the case is already {state.status.value}")
     if state.category is None:
@@ -291,12 +387,15 @@ def _decide(state: CaseState, policy: Policy, reviewer: Reviewer, outcome: Outco
         )
     if reviewer.role is Role.LIAISON:
         raise DecisionRefused("forbidden", "liaisons do not decide cases")
+    _refuse_escalated_to_moderators(state, policy, reviewer)
     if outcome is Outcome.ESCALATE:
         return [NewEvent(EventType.ESCALATED, {"step": state.escalations + 1,
                                                "manual": True, "notes": notes}, reviewer.id)]
     if outcome is Outcome.REQUEST_INFORMATION:
-        return [NewEvent(EventType.INFORMATION_REQUESTED, {"notes": notes}, reviewer.id)]
+        return [NewEvent(EventType.INFORMATION_REQUESTED,
+                         {"notes": notes, "question": question}, reviewer.id)]
     decided_category = category or state.category
+    data: dict[str, Any]
     if outcome is Outcome.VIOLATION:
         reference = policy.for_category(decided_category).policy_reference
         data = {"outcome": outcome.value, "category": decided_category.value,
@@ -317,11 +416,12 @@ def _decide(state: CaseState, policy: Policy, reviewer: Reviewer, outcome: Outco
     return [NewEvent(EventType.DECIDED, data, reviewer.id)]
 
 
-def claim(state: CaseState, reviewer: Reviewer, now: datetime,
+def claim(state: CaseState, policy: Policy, reviewer: Reviewer, now: datetime,
           duration: timedelta) -> NewEvent:
     """Take (or renew) a case so no one else works on it meanwhile; claims expire."""
     if state.status.is_closed:
         raise DecisionRefused("conflict", f"the case is already {state.status.value}")
+    _refuse_escalated_to_moderators(state, policy, reviewer)
     held = state.claimed_by is not None and state.claimed_until is not None \
         and state.claimed_until > now
     if held and state.claimed_by != reviewer.id:
@@ -343,3 +443,49 @@ def escalation_due(state: CaseState, policy: Policy, now: datetime) -> NewEvent 
     return NewEvent(EventType.ESCALATED, {"step": state.escalations + 1,
                                           "overdue_s": int(overdue),
                                           "deadline_rule": state.deadline_rule})
+
+
+# --- Abusive reporters -----------------------------------------------------------
+
+SET_ASIDE_REASON = "Every report was invalidated (reporter marked abusive)"
+
+
+def may_mark_reporters(reviewer: Reviewer) -> bool:
+    """Marking a reporter abusive touches cases across the queue, child-safety ones
+    included, so it is for specialists and admins."""
+    return reviewer.is_child_safety
+
+
+def invalidate(state: CaseState, policy: Policy, report_ids: Iterable[str], actor: str,
+               reason: str) -> list[NewEvent]:
+    """Set reports aside: they stop counting towards priority and deadline.
+
+    An open case left with no valid report and no hash match closes as set aside,
+    unless its category needs two people to dismiss it: a child-safety case stays for
+    two specialists, whoever reported it. On a closed case the reports are only marked,
+    so that they do not count should it reopen.
+    """
+    fresh = [r for r in dict.fromkeys(report_ids)
+             if r in state.reports and r not in state.invalid_reports]
+    events = [NewEvent(EventType.REPORT_INVALIDATED, {"report_id": r, "reason": reason}, actor)
+              for r in fresh]
+    left = set(state.reports) - set(state.invalid_reports) - set(fresh)
+    if fresh and not left and _may_set_aside(state, policy):
+        events.append(NewEvent(EventType.DECIDED, {
+            "outcome": Outcome.NO_VIOLATION.value, "set_aside": True, "notes": reason,
+            "reason": SET_ASIDE_REASON, "reviewers": [actor]}, actor))
+    return events
+
+
+def _may_set_aside(state: CaseState, policy: Policy) -> bool:
+    if state.status is not CaseStatus.OPEN or state.hash_match or state.category is None:
+        return False
+    return not policy.for_category(state.category).two_person_dismissal
+
+
+def reinstate(state: CaseState, report_ids: Iterable[str], actor: str) -> list[NewEvent]:
+    """Count invalidated reports again (a reporter unmarked), on cases still open."""
+    if state.status.is_closed:
+        return []
+    return [NewEvent(EventType.REPORT_REINSTATED, {"report_id": r}, actor)
+            for r in dict.fromkeys(report_ids) if r in state.invalid_reports]

@@ -20,6 +20,7 @@ from takedown.config import Settings
 from takedown.domain.case import escalation_due
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import CaseStatus
+from takedown.notify.outbox import enqueue
 from takedown.pipeline.outbox import claim_due, record_outcome
 from takedown.platform.webhooks import signed_headers
 from takedown.store.db import Database
@@ -61,13 +62,10 @@ class EscalationScheduler:
                     "overdue_s": event.data["overdue_s"],
                     "deadline_rule": event.data["deadline_rule"],
                     "console": f"/console/cases/{case_id}"}
-            sent = utcnow()  # the outbox runs on the real clock, whatever `now` was asked
             for channel, target in self._on_call():
-                session.add(NotificationRow(
-                    dedupe_key=f"escalation:{case_id}:{state.events}:{step}:{channel}",
-                    channel=channel, target=target, subject=subject, body=body,
-                    priority=row.priority, created_at=sent, status="pending", attempts=0,
-                    next_attempt_at=sent - timedelta(seconds=1)))
+                enqueue(session, channel=channel, target=target, subject=subject, body=body,
+                        dedupe_key=f"escalation:{case_id}:{state.events}:{step}:{channel}",
+                        priority=row.priority)
             return 1
 
     def _on_call(self) -> list[tuple[str, str]]:
@@ -105,7 +103,9 @@ class NotificationSender:
             message = EmailMessage()
             message["From"], message["To"], message["Subject"] = (
                 self.settings.mail_from, target, subject)
-            message.set_content("\n".join(f"{k}: {v}" for k, v in body.items()))
+            text = body.get("text")
+            message.set_content(str(text) if text is not None
+                                else "\n".join(f"{k}: {v}" for k, v in body.items()))
             with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port,
                               timeout=self.settings.webhook_timeout_s) as smtp:
                 smtp.send_message(message)

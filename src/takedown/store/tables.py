@@ -172,7 +172,7 @@ class ReportRow(Base):
     case_numbers: Mapped[list[Any]]
     text: Mapped[str] = mapped_column(Text, default="")
     contact_email: Mapped[str | None] = mapped_column(String(320))
-    reporter_key: Mapped[str] = mapped_column(String(64))
+    reporter_key: Mapped[str] = mapped_column(String(64), index=True)
     language: Mapped[str] = mapped_column(String(35))
     status_token_hash: Mapped[str] = mapped_column(String(64))
     references: Mapped[list[Any]]  # every content id / URL named, resolved or not
@@ -332,3 +332,15 @@ class NotificationRow(OutboxColumns, Base):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[dict[str, Any]]
     __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+
+
+class ReporterMarkRow(Base):
+    """A reporter marked abusive (a flood of false reports, harassment by reporting).
+    Their open reports are invalidated and their new reports count for nothing;
+    unmarking deletes the row (the audit log keeps both acts)."""
+
+    __tablename__ = "reporter_marks"
+    reporter_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    marked_by: Mapped[str] = mapped_column(String(100))
+    marked_at: Mapped[datetime]
