@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from takedown.api.app import create_app
 from takedown.cases.intake import ReportSubmission
@@ -18,7 +19,7 @@ from takedown.media.intake import MediaInput
 from takedown.platform.content import ContentSubmission
 from takedown.platform.demo.media import generated_photo
 from takedown.server import BackgroundServer, free_port
-from takedown.store.tables import AuditEntryRow
+from takedown.store.tables import AuditEntryRow, NotificationRow
 from takedown.system import Takedown
 from tests.helpers import WHEN
 
@@ -69,13 +70,14 @@ def console(system: Takedown) -> Iterator[Console]:
 
 def make_case(system: Takedown, content_id: str, *, category: Category,
               relation: Relation = Relation.OTHER_USER, text: str = "",
-              seed: int = 1) -> int:
+              seed: int = 1, email: str | None = None) -> int:
     platform = system.platform_named("net")
     system.register_content(platform, ContentSubmission(content_id, f"acct-{content_id}",
                                                         _when()),
                             [MediaInput(data=generated_photo(seed, (480, 360)))])
     system.submit_report(ReportSubmission(category=category, relation=relation,
-                                          content_ids=[content_id], text=text), None, {})
+                                          content_ids=[content_id], text=text,
+                                          contact_email=email), None, {})
     return int(system.content_state(platform, content_id)["case_id"])
 
 
@@ -183,7 +185,7 @@ def test_a_moderator_is_refused_a_child_safety_case_and_it_is_logged(
     assert ("max", f"case:{case_id}") in denied
 
 
-def test_escalating_with_a_reason_from_the_policy(console: Console) -> None:
+def test_escalating_moves_a_case_to_the_specialists_queue(console: Console) -> None:
     case_id = make_case(console.system, "e", category=Category.OTHER_ILLEGAL)
     page = console.page("max")
     page.goto(f"{console.url}/console/cases/{case_id}")
@@ -192,11 +194,62 @@ def test_escalating_with_a_reason_from_the_policy(console: Console) -> None:
     page.click("#submit-decision")
     assert page.get_by_role("status").inner_text() == "Recorded: escalate."
     assert page.locator(".escalated").inner_text() == "escalated \u00d71"
-    assert "escalated by max" in page.locator("#history").inner_text()
-    page.check("input[value=violation]")
-    page.select_option("#reason", label="Needs legal review")  # not a violation reason
+    assert "escalated by max: Needs legal review" in page.locator("#history").inner_text()
+    assert "specialists' queue" in page.locator("#moved").inner_text()
+    assert page.locator("#submit-decision").count() == 0  # no longer the moderator's
+    page.goto(f"{console.url}/console/")
+    assert page.locator("#queue tbody tr[data-case]").count() == 0
+    assert page.locator("#queues").count() == 0  # moderators have one queue
+    ana = console.page("ana")
+    ana.click("a:has-text(\"Specialists' queue\")")
+    assert ana.locator("#queue tbody tr[data-case]").get_attribute("data-case") == str(case_id)
+    ana.click("a:has-text('General queue')")
+    assert ana.locator("#queue tbody tr[data-case]").count() == 0
+    ana.goto(f"{console.url}/console/cases/{case_id}")
+    ana.check("input[value=violation]")
+    ana.select_option("#reason", label="Needs legal review")  # not a violation reason
+    ana.click("#submit-decision")
+    assert "not a reason the policy gives" in ana.get_by_role("alert").last.inner_text()
+
+
+def test_asking_the_reporter_shows_the_question_until_they_answer(console: Console) -> None:
+    case_id = make_case(console.system, "q", category=Category.NON_CONSENSUAL_INTIMATE_IMAGERY,
+                        email="victim@example.org")
+    page = console.page("max")
+    page.goto(f"{console.url}/console/cases/{case_id}")
+    page.check("input[value=request_information]")
+    page.select_option("#reason", label="Need the depicted person's age")
+    page.fill("textarea[name=question]", "How old were you <then>?")
     page.click("#submit-decision")
-    assert "not a reason the policy gives" in page.get_by_role("alert").last.inner_text()
+    assert "How old were you <then>?" in page.locator("#waiting").inner_text()
+    with console.system.db.transaction() as s:
+        mails = [(n.target, n.body["text"]) for n in s.scalars(select(NotificationRow))]
+    assert len(mails) == 1 and mails[0][0] == "victim@example.org"
+    assert "How old were you <then>?" in mails[0][1]
+
+
+def test_marking_a_reporter_abusive_sets_aside_their_reports(console: Console) -> None:
+    ids = [make_case(console.system, f"f-{n}", category=Category.TERMS_VIOLATION, seed=60 + n,
+                     email="flood@example.org") for n in range(3)]
+    max_page = console.page("max")
+    max_page.goto(f"{console.url}/console/cases/{ids[0]}")
+    assert "3 report(s) from this reporter" in max_page.locator(".reporter-record").inner_text()
+    assert max_page.locator(".reporter-form").count() == 0  # for specialists and admins
+    ana = console.page("ana")
+    ana.goto(f"{console.url}/console/cases/{ids[0]}")
+    ana.fill("input[name=reason]", "flood of false reports")
+    ana.click("button:has-text('Mark reporter abusive')")
+    assert "3 report(s) set aside, 3 case(s) closed" in ana.get_by_role("status").inner_text()
+    assert "closed no violation" in ana.locator("#case-status").inner_text()
+    assert "reporter marked abusive" in ana.locator(".invalidated").inner_text()
+    ana.goto(f"{console.url}/console/")
+    assert ana.locator("#queue tbody tr[data-case]").count() == 0
+    ana.goto(f"{console.url}/console/cases/{ids[0]}")
+    ana.click("button:has-text('Lift the abusive mark')")
+    assert "mark lifted" in ana.get_by_role("status").inner_text()
+    with console.system.db.transaction() as s:
+        acts = [e.action for e in s.scalars(select(AuditEntryRow))]
+    assert "reporter_marked_abusive" in acts and "reporter_unmarked" in acts
 
 
 def test_selected_cases_are_decided_together(console: Console) -> None:

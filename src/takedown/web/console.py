@@ -9,6 +9,7 @@ import hmac
 import secrets
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,6 +36,11 @@ def time_left(seconds: int | None) -> str:
     return f"{text} left" if seconds >= 0 else f"overdue by {text}"
 
 
+def back_to(path: str, **query: str) -> RedirectResponse:
+    """Back to a page with a notice (`done`) or an error, safely encoded."""
+    return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
+
+
 def console_router(system: Takedown) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
     folder = resources.files("takedown.web").joinpath("templates")
@@ -58,6 +64,14 @@ def console_router(system: Takedown) -> APIRouter:
         if not hmac.compare_digest(expected.encode(), given.encode()):
             raise Forbidden("the form's CSRF token does not match; reload the page",
                             code="csrf")
+
+    def form_sender(request: Request, csrf: str) -> Reviewer | None:
+        """Who sent this form (None: not signed in); 403 without the session's token."""
+        session = who(request)
+        if session is None:
+            return None
+        check_csrf(session[1], csrf)
+        return session[0]
 
     def to_login() -> RedirectResponse:
         return RedirectResponse("/console/login", status_code=303)
@@ -96,21 +110,26 @@ def console_router(system: Takedown) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     def queue(request: Request, category: str | None = None, status: str | None = None,
-              mine: bool = False, language: str | None = None,
-              done: str | None = None) -> Response:
+              mine: bool = False, language: str | None = None, done: str | None = None,
+              queue: str | None = None) -> Response:
         session = who(request)
         if session is None:
             return to_login()
         reviewer, csrf = session
         statuses = [CaseStatus(status)] if status in {s.value for s in CaseStatus} else None
         chosen = Category(category) if category in {c.value for c in Category} else None
+        queue = queue if queue in ("general", "specialists") else ""
+        if reviewer.role is Role.MODERATOR:
+            queue = ""  # moderators have the general queue only
         cases = system.queue(reviewer, statuses=statuses, category=chosen, limit=200, mine=mine,
-                             language=language or None)
+                             language=language or None,
+                             specialists={"": None, "general": False}.get(queue, True))
         counts = system.media_views_by_reviewer() if reviewer.role is Role.ADMIN else {}
         return page(request, "queue.html", reviewer, csrf, cases=cases,
                     categories=[c.value for c in Category],
                     statuses=[s.value for s in CaseStatus], category=category or "",
                     status=status or "", mine=mine, language=language or "", done=done,
+                    queue=queue,
                     reasons=system.policy.reasons, view_counts=counts)
 
     @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -134,57 +153,77 @@ def console_router(system: Takedown) -> APIRouter:
 
     @router.post("/cases/{case_id}/decide")
     def decide(request: Request, case_id: int, outcome: str = Form(...),
-               csrf: str = Form(...), notes: str = Form(""),
-               category: str = Form(""), reason: str = Form("")) -> Response:
-        session = who(request)
-        if session is None:
+               csrf: str = Form(...), notes: str = Form(""), category: str = Form(""),
+               reason: str = Form(""), question: str = Form("")) -> Response:
+        reviewer = form_sender(request, csrf)
+        if reviewer is None:
             return to_login()
-        reviewer, expected = session
-        check_csrf(expected, csrf)
         back = f"/console/cases/{case_id}"
         try:
             _, result = system.decide(
                 case_id, reviewer, Outcome(outcome), notes,
                 Category(category) if category else None, None, {},  # no idempotency key
-                client_of(request), reason.split("|", 1)[1] if "|" in reason else None)
+                client_of(request), reason.split("|", 1)[1] if "|" in reason else None,
+                question.strip() or None)
         except (TakedownError, ValueError) as exc:
             message = exc.message if isinstance(exc, TakedownError) else "unknown outcome"
-            return RedirectResponse(f"{back}?error={message}", status_code=303)
+            return back_to(back, error=message)
         done = result["status"] if Outcome(outcome).closes else outcome
-        return RedirectResponse(f"{back}?done={done}", status_code=303)
+        return back_to(back, done=done)
 
     @router.post("/decide-many")
     async def decide_many(request: Request) -> Response:
-        session = who(request)
-        if session is None:
-            return to_login()
         form = await request.form()
-        check_csrf(session[1], str(form.get("csrf", "")))
+        reviewer = form_sender(request, str(form.get("csrf", "")))
+        if reviewer is None:
+            return to_login()
         outcome, reason = str(form.get("outcome", "")), str(form.get("reason", ""))
         ids = [int(str(v)) for v in form.getlist("case") if str(v).isdigit()]
         if outcome not in {o.value for o in Outcome} or not ids:
             return RedirectResponse("/console/?done=choose+cases+and+an+outcome",
                                     status_code=303)
         results = await run_in_threadpool(
-            system.decide_many, ids, session[0], Outcome(outcome),
+            system.decide_many, ids, reviewer, Outcome(outcome),
             str(form.get("notes", "")), reason.split("|", 1)[1] if "|" in reason else None,
-            client_of(request))
+            client_of(request), str(form.get("question", "")).strip() or None)
         ok = sum(1 for r in results if r["error"] is None)
         return RedirectResponse(f"/console/?done={ok}+of+{len(results)}+decided",
                                 status_code=303)
 
     @router.post("/cases/{case_id}/claim")
     def claim(request: Request, case_id: int, csrf: str = Form(...)) -> Response:
-        session = who(request)
-        if session is None:
+        reviewer = form_sender(request, csrf)
+        if reviewer is None:
             return to_login()
-        check_csrf(session[1], csrf)
         back = f"/console/cases/{case_id}"
         try:
-            system.claim(case_id, session[0], client_of(request))
+            system.claim(case_id, reviewer, client_of(request))
         except TakedownError as exc:
-            return RedirectResponse(f"{back}?error={exc.message}", status_code=303)
-        return RedirectResponse(f"{back}?done=claimed", status_code=303)
+            return back_to(back, error=exc.message)
+        return back_to(back, done="claimed")
+
+    @router.post("/reporters/{reporter_key}/{act}")
+    def reporter(request: Request, reporter_key: str, act: str, csrf: str = Form(...),
+                 back: int = Form(...), reason: str = Form("")) -> Response:
+        """Mark a reporter abusive (act 'abusive') or lift the mark ('unmark')."""
+        reviewer = form_sender(request, csrf)
+        if reviewer is None:
+            return to_login()
+        target = f"/console/cases/{back}"
+        try:
+            if act == "abusive" and reason.strip():
+                r = system.mark_reporter(reporter_key, reviewer, reason.strip()[:500],
+                                         client_of(request))
+                done = (f"reporter marked abusive: {r['reports_changed']} report(s) set aside, "
+                        f"{r['cases_set_aside']} case(s) closed")
+            elif act == "unmark":
+                r = system.unmark_reporter(reporter_key, reviewer, client_of(request))
+                done = f"mark lifted: {r['reports_changed']} report(s) count again"
+            else:
+                return back_to(target, error="say why")
+        except TakedownError as exc:
+            return back_to(target, error=exc.message)
+        return back_to(target, done=done)
 
     @router.get("/cases/{case_id}/media/{sha256}")
     def media(request: Request, case_id: int, sha256: str) -> Response:
