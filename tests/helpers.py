@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from takedown.platform.demo.media import generated_photo
 
 WHEN = "2020-01-20T10:00:00Z"
+# The shared conformance sets (see its README): ../shared/reference beside the
+# checkout, or shared/reference inside it.
+_REPO = Path(__file__).resolve().parents[1]
+REFERENCE = next((p for p in (_REPO.parent / "shared" / "reference",
+                              _REPO / "shared" / "reference") if p.exists()),
+                 _REPO.parent / "shared" / "reference")
+
+
+def reference(*parts: str) -> Path:
+    """A file of the reference sets; the test is skipped, saying where it looked, if
+    the sets are not there."""
+    path = REFERENCE.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data not found: {path}")
+    return path
 
 
 def image_b64(seed: int) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from takedown.system import Takedown
 from tests.conftest import Receiver
+from tests.helpers import reference
 
 
 def takedown(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -79,15 +80,14 @@ def test_separate_worker_processes_deliver_each_action_once(
     assert len(ids) == 121 and len(set(ids)) == 121
 
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
 def test_hash_prints_one_json_object_per_image_and_frames_for_videos(
         env: dict[str, str]) -> None:
     import json
 
-    image = REFERENCE / "pdq" / "aaa-orig.jpg"
-    video = REFERENCE / "video" / "pattern-sd-grey-bar.mp4"
+    image = reference("pdq", "aaa-orig.jpg")
+    video = reference("video", "pattern-sd-grey-bar.mp4")
     done = takedown("hash", "--json", str(image), str(video), env=env)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -96,7 +96,7 @@ def test_hash_prints_one_json_object_per_image_and_frames_for_videos(
     assert lines[1]["signal_type"] == "vpdq"
     assert lines[1]["frames"][1].keys() == {"frame", "quality", "hash", "timestamp"}
     assert lines[1]["frames"][1]["timestamp"] == 1.0
-    bad = takedown("hash", "--json", str(REFERENCE / "README.md"), "/no/such/file", env=env)
+    bad = takedown("hash", "--json", str(reference("README.md")), "/no/such/file", env=env)
     assert bad.returncode == 1 and "error" in bad.stderr
 
 

@@ -3,7 +3,6 @@ upload and swept from what is already registered; look-alikes are left alone."""
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -11,9 +10,7 @@ from fastapi.testclient import TestClient
 from takedown.platform.demo.media import altered_copies, generated_photo, look_alike
 from takedown.system import Takedown
 from tests.conftest import Keys, Receiver, deliver_all
-from tests.helpers import WHEN, only_case, report, states
-
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+from tests.helpers import WHEN, only_case, reference, report, states
 
 
 def upload(client: TestClient, keys: Keys, content_id: str, data: bytes,
@@ -149,9 +146,9 @@ def test_a_review_bank_opens_a_case_without_hiding(client: TestClient, keys: Key
 
 def test_a_banked_video_finds_its_greyscaled_copy(client: TestClient, keys: Keys,
                                                   system: Takedown) -> None:
-    chair = (REFERENCE / "video" / "chair-orig-22-sd-bar.mp4").read_bytes()
-    grey = (REFERENCE / "video" / "chair-22-sd-grey-bar.mp4").read_bytes()
-    pattern = (REFERENCE / "video" / "pattern-sd-grey-bar.mp4").read_bytes()
+    chair = reference("video", "chair-orig-22-sd-bar.mp4").read_bytes()
+    grey = reference("video", "chair-22-sd-grey-bar.mp4").read_bytes()
+    pattern = reference("video", "pattern-sd-grey-bar.mp4").read_bytes()
     upload(client, keys, "chair", chair)
     upload(client, keys, "pattern", pattern)
     vpdq = next(s for s in system.hash_file(grey) if s.signal_type == "vpdq")

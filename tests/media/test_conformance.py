@@ -2,7 +2,6 @@
 
 import csv
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pdqhash
@@ -14,10 +13,8 @@ from takedown.media.decode import DecodeLimits, image_luma
 from takedown.media.signals import SIGNAL_TYPES, compute_signals, parse_vpdq
 from takedown.media.storage import sniff_mime
 from takedown.media.vpdq import video_match
+from tests.helpers import REFERENCE
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
-if not REFERENCE.exists():  # a checkout with shared/ inside it
-    REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 PDQ_DIR, VIDEO_DIR = REFERENCE / "pdq", REFERENCE / "video"
 pytestmark = pytest.mark.skipif(not PDQ_DIR.exists(),
                                 reason=f"reference data not found at {REFERENCE}")

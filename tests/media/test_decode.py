@@ -4,7 +4,6 @@ import io
 import struct
 import time
 import zlib
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -13,8 +12,7 @@ from takedown.media import pdq
 from takedown.media.decode import DecodeLimits, MediaRejected, image_luma, video_frames
 from takedown.media.signals import compute_signals
 from takedown.platform.demo.media import generated_photo
-
-VIDEO = Path(__file__).resolve().parents[3] / "shared" / "reference" / "video"
+from tests.helpers import reference
 
 
 def png_claiming(width: int, height: int) -> bytes:
@@ -69,7 +67,7 @@ def test_exif_orientation_is_applied() -> None:
 
 
 def test_corrupt_video_is_refused() -> None:
-    data = (VIDEO / "pattern-sd-grey-bar.mp4").read_bytes()
+    data = reference("video", "pattern-sd-grey-bar.mp4").read_bytes()
     with pytest.raises(MediaRejected):
         list(video_frames(data[:4000], DecodeLimits()))
     with pytest.raises(MediaRejected):
@@ -77,7 +75,7 @@ def test_corrupt_video_is_refused() -> None:
 
 
 def test_video_limits() -> None:
-    data = (VIDEO / "chair-orig-22-sd-bar.mp4").read_bytes()
+    data = reference("video", "chair-orig-22-sd-bar.mp4").read_bytes()
     with pytest.raises(MediaRejected, match=r"lasts|longer"):
         list(video_frames(data, DecodeLimits(max_video_seconds=5)))
     with pytest.raises(MediaRejected, match="frames"):
@@ -87,7 +85,7 @@ def test_video_limits() -> None:
 
 
 def test_sampling_rate_is_configurable() -> None:
-    data = (VIDEO / "pattern-sd-grey-bar.mp4").read_bytes()
+    data = reference("video", "pattern-sd-grey-bar.mp4").read_bytes()
     one = list(video_frames(data, DecodeLimits()))
     two = list(video_frames(data, DecodeLimits(frames_per_second=2)))
     assert len(two) >= 2 * len(one) - 1
