@@ -263,24 +263,34 @@ class Takedown:
 
     def mark_reporter(self, reporter_key: str, reviewer: Reviewer, reason: str,
                       source: str) -> dict[str, Any]:
-        """Mark a reporter abusive: their reports on open cases are invalidated."""
-        with self.db.transaction() as s:
-            book = ReporterBook(s, self.policy, self.sweeper(s))
-            result = book.mark(reporter_key, reviewer, reason)
-            audit.record(s, reviewer.id, "reporter_marked_abusive", f"reporter:{reporter_key}",
-                         source, {"reason": reason, **result.__dict__})
-            answer = {**book.record(reporter_key), **result.__dict__}
+        """Mark a reporter abusive: their reports on open cases are invalidated. A refusal
+        is audited too."""
+        try:
+            with self.db.transaction() as s:
+                book = ReporterBook(s, self.policy, self.sweeper(s))
+                result = book.mark(reporter_key, reviewer, reason)
+                audit.record(s, reviewer.id, "reporter_marked_abusive",
+                             f"reporter:{reporter_key}", source,
+                             {"reason": reason, **result.__dict__})
+                answer = {**book.record(reporter_key), **result.__dict__}
+        except Forbidden:
+            self.audit(reviewer.id, "access_denied", f"reporter:{reporter_key}", source)
+            raise
         self.workers.wake()
         return answer
 
     def unmark_reporter(self, reporter_key: str, reviewer: Reviewer,
                         source: str) -> dict[str, Any]:
-        with self.db.transaction() as s:
-            book = ReporterBook(s, self.policy)
-            result = book.unmark(reporter_key, reviewer)
-            audit.record(s, reviewer.id, "reporter_unmarked", f"reporter:{reporter_key}",
-                         source, result.__dict__)
-            return {**book.record(reporter_key), **result.__dict__}
+        try:
+            with self.db.transaction() as s:
+                book = ReporterBook(s, self.policy)
+                result = book.unmark(reporter_key, reviewer)
+                audit.record(s, reviewer.id, "reporter_unmarked", f"reporter:{reporter_key}",
+                             source, result.__dict__)
+                return {**book.record(reporter_key), **result.__dict__}
+        except Forbidden:
+            self.audit(reviewer.id, "access_denied", f"reporter:{reporter_key}", source)
+            raise
 
     # --- moderation ------------------------------------------------------------
 
@@ -310,9 +320,9 @@ class Takedown:
         """The case, for a reviewer allowed to see it; a refusal is audited too."""
         try:
             with self.db.transaction() as s:
-                DecisionDesk(s, self.policy).visible_state(case_id, reviewer)
+                state = DecisionDesk(s, self.policy).visible_state(case_id, reviewer)
                 audit.record(s, reviewer.id, "case_viewed", f"case:{case_id}", source)
-                return views.case_detail(s, self.policy, case_id)
+                return views.case_detail(s, self.policy, case_id, state)
         except Forbidden:
             self.audit(reviewer.id, "access_denied", f"case:{case_id}", source)
             raise

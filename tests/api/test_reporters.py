@@ -145,8 +145,9 @@ def test_marking_a_reporter_abusive_invalidates_their_open_reports(
     assert states(client, keys.api, "post-3") == {"post-3": "visible"}
     assert status_of(client, late)["status"] == "set_aside"
     with system.db.transaction() as s:
-        actions = {e.action for e in s.scalars(select(AuditEntryRow))}
-    assert "reporter_marked_abusive" in actions
+        entries = {(e.actor, e.action, e.target) for e in s.scalars(select(AuditEntryRow))}
+    assert ("ana", "reporter_marked_abusive", f"reporter:{key}") in entries
+    assert ("max", "access_denied", f"reporter:{key}") in entries  # the refused attempt
 
     lifted = client.delete(f"/v1/reporters/{key}/abusive", headers=keys.bearer("admin"))
     assert lifted.status_code == 200 and not lifted.json()["abusive"]

@@ -71,11 +71,12 @@ def queue(session: Session, *, statuses: list[str], category: str | None,
     return [case_summary(r, now) for r in session.scalars(query)]
 
 
-def case_detail(session: Session, policy: Policy, case_id: int) -> dict[str, Any]:
+def case_detail(session: Session, policy: Policy, case_id: int,
+                state: CaseState) -> dict[str, Any]:
+    """Everything about a case; `state` is its fold, which the caller has at hand."""
     row = session.get(CaseRow, case_id)
     if row is None:
         raise NotFound(f"no case {case_id}", code="unknown_case")
-    state = CaseBook(session, policy).state(case_id)
     graph = ContentGraph(session)
     subjects = graph.case_subjects(case_id)
     cluster = graph.rows(graph.cluster(subjects))
@@ -113,12 +114,14 @@ def _reports(session: Session, case_id: int, state: CaseState,
     the reporter's record (to spot floods)."""
     rows = list(session.scalars(select(ReportRow).where(ReportRow.case_id == case_id)
                                 .order_by(ReportRow.created_at)))
-    keys = sorted({r.reporter_key for r in rows})
-    counts = {key: int(n) for key, n in session.execute(
-        select(ReportRow.reporter_key, func.count()).where(ReportRow.reporter_key.in_(keys))
-        .group_by(ReportRow.reporter_key))}
-    marked = set(session.scalars(select(ReporterMarkRow.reporter_key).where(
-        ReporterMarkRow.reporter_key.in_(keys))))
+    counts: dict[str, int] = {}
+    marked: set[str] = set()
+    for keys in chunks(sorted({r.reporter_key for r in rows})):
+        counts.update((key, int(n)) for key, n in session.execute(
+            select(ReportRow.reporter_key, func.count())
+            .where(ReportRow.reporter_key.in_(keys)).group_by(ReportRow.reporter_key)))
+        marked.update(session.scalars(select(ReporterMarkRow.reporter_key).where(
+            ReporterMarkRow.reporter_key.in_(keys))))
     answers: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         if e["type"] == EventType.INFORMATION_PROVIDED.value:

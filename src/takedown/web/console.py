@@ -210,17 +210,19 @@ def console_router(system: Takedown) -> APIRouter:
         if reviewer is None:
             return to_login()
         target = f"/console/cases/{back}"
+        if act not in ("abusive", "unmark"):
+            return Response(f"no such action {act!r}", status_code=404)
+        if act == "abusive" and not reason.strip():
+            return back_to(target, error="say why the reporter is abusive")
         try:
-            if act == "abusive" and reason.strip():
+            if act == "abusive":
                 r = system.mark_reporter(reporter_key, reviewer, reason.strip()[:500],
                                          client_of(request))
                 done = (f"reporter marked abusive: {r['reports_changed']} report(s) set aside, "
                         f"{r['cases_set_aside']} case(s) closed")
-            elif act == "unmark":
+            else:
                 r = system.unmark_reporter(reporter_key, reviewer, client_of(request))
                 done = f"mark lifted: {r['reports_changed']} report(s) count again"
-            else:
-                return back_to(target, error="say why")
         except TakedownError as exc:
             return back_to(target, error=exc.message)
         return back_to(target, done=done)
