@@ -250,7 +250,7 @@ def hash_files(paths: list[Path],
                = False,
                ) -> None:
     """Print each file's signals: PDQ with quality for images, vPDQ frames for videos."""
-    from takedown.media.signals import compute_signals, parse_vpdq
+    from takedown.media.signals import compute_signals, signal_type
     from takedown.media.storage import sniff_mime
 
     failed = False
@@ -264,29 +264,28 @@ def hash_files(paths: list[Path],
                   else f"{path}: error: {exc}", file=sys.stderr)
             continue
         for signal in signals:
-            if signal.signal_type == "vpdq":
-                frames = [{"frame": n, "quality": q, "hash": h, "timestamp": t}
-                          for n, q, h, t in parse_vpdq(signal.value)]
-                line = {"path": str(path), "signal_type": "vpdq", "frames": frames}
-                print(json.dumps(line) if as_json else
-                      f"{path}\tvpdq\t{len(frames)} frames")
-                if not as_json:
-                    for frame in frames:
-                        print(f"  {frame['timestamp']:8.3f}s  q={frame['quality']:<3} "
-                              f"{frame['hash']}")
-            elif signal.signal_type == "pdq" or (exact and as_json):
-                entry: dict[str, object] = {"path": str(path),
-                                            "signal_type": signal.signal_type,
-                                            "hash": signal.value, "quality": signal.quality}
-                if dihedral and signal.variants:
-                    entry["rotations_and_mirrors"] = list(signal.variants)
-                print(json.dumps(entry) if as_json else
-                      f"{path}\t{signal.signal_type}\t{signal.value}\tquality={signal.quality}")
-                if dihedral and signal.variants and not as_json:
-                    for variant in signal.variants:
-                        print(f"  {variant}")
-            elif exact:
-                print(f"{path}\t{signal.signal_type}\t{signal.value}")
+            kind = signal_type(signal.signal_type)
+            if kind.exact and not exact:
+                continue
+            described = kind.describe(signal)
+            if not dihedral:
+                described.pop("rotations_and_mirrors", None)
+            if as_json:
+                print(json.dumps({"path": str(path), "signal_type": signal.signal_type,
+                                  **described}))
+                continue
+            note = f"\t({signal.note})" if signal.note else ""
+            frames = described.get("frames")
+            if isinstance(frames, list):
+                print(f"{path}\t{signal.signal_type}\t{len(frames)} frames{note}")
+                for frame in frames:
+                    print(f"  {frame['timestamp']:8.3f}s  q={frame['quality']:<3} "
+                          f"{frame['hash']}")
+                continue
+            quality = f"\tquality={signal.quality}" if signal.quality is not None else ""
+            print(f"{path}\t{signal.signal_type}\t{signal.value}{quality}{note}")
+            for variant in signal.variants if dihedral else ():
+                print(f"  {variant}")
     if failed:
         raise typer.Exit(1)
 

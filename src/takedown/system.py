@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from takedown.cases.graph import ContentGraph
 from takedown.cases.intake import ReportIntake, ReportSubmission
 from takedown.cases.matches import MatchDesk
 from takedown.cases.reporters import ReporterBook
-from takedown.cases.sweeps import Sweeper
+from takedown.cases.sweeps import References, Sweeper
 from takedown.clock import utcnow
 from takedown.config import Settings, load_policy
 from takedown.domain.case import Reviewer
@@ -231,6 +231,11 @@ class Takedown:
 
     def submit_report(self, sub: ReportSubmission, idempotency_key: str | None,
                       payload: Any) -> tuple[int, dict[str, Any]]:
+        with self.db.transaction() as s:  # hash the reported files outside the report's
+            intake = ReportIntake(s, self.policy)  # own transaction (see cases.sweeps)
+            files = intake.reported_files(intake.resolve(sub)[0])
+        self._prepare_references(files)
+
         def handle(s: Session) -> tuple[int, dict[str, Any]]:
             receipt = ReportIntake(s, self.policy, self.sweeper(s)).submit(sub)
             return 202, {
@@ -336,7 +341,7 @@ class Takedown:
                 DecisionDesk(s, self.policy).visible_state(case_id, reviewer)
                 graph = ContentGraph(s)
                 media = s.scalar(select(MediaRow).where(MediaRow.sha256 == sha256))
-                if media is None or media.id not in graph.media_of(graph.case_cluster(case_id)):
+                if media is None or media.id not in graph.media_of(graph.case_items(case_id)):
                     raise NotFound("no such media in this case", code="unknown_media")
                 audit.record(s, reviewer.id, "media_viewed", f"case:{case_id}", source,
                              {"sha256": sha256})
@@ -365,10 +370,18 @@ class Takedown:
     def decide(self, case_id: int, reviewer: Reviewer, outcome: Outcome, notes: str,
                category: Category | None, idempotency_key: str | None,
                payload: Any, source: str = "api", reason: str | None = None,
-               question: str | None = None) -> tuple[int, dict[str, Any]]:
+               question: str | None = None,
+               media: list[str] | None = None) -> tuple[int, dict[str, Any]]:
+        """`media`: with a violation, the files the reviewer confirms (SHA-256); by
+        default the case's own files and their copies."""
+        if outcome is Outcome.VIOLATION:
+            with self.db.transaction() as s:  # hash what will be banked beforehand
+                files = DecisionDesk(s, self.policy).files_to_bank(case_id, media)
+            self._prepare_references(files)
+
         def handle(s: Session) -> tuple[int, dict[str, Any]]:
             result = DecisionDesk(s, self.policy, self.sweeper(s)).decide(
-                case_id, reviewer, outcome, notes, category, reason, question)
+                case_id, reviewer, outcome, notes, category, reason, question, media)
             if "information_requested" in result.appended:
                 ask_reporters(s, case_id, result.state, result.seq, self.settings.public_url)
             audit.record(s, reviewer.id, "decided", f"case:{case_id}", source,
@@ -504,6 +517,9 @@ class Takedown:
                 book.delete(row)
             elif enabled is not None:
                 book.set_enabled(row, enabled)
+
+    def _prepare_references(self, media_ids: Iterable[int]) -> None:
+        References.compute_missing(self.db, self.media_store, media_ids)
 
     def _sweep(self, s: Session, rows: list[BankEntryRow]) -> int:
         book = CaseBook(s, self.policy)

@@ -2,8 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from takedown.media.decode import DecodeLimits, image_luma
-from takedown.media.pdq import pdq_augmented
+from takedown.media.signals import reference_signals
 from takedown.platform.demo.media import generated_photo
 from takedown.system import Takedown
 from tests.conftest import Keys, Receiver, deliver_all
@@ -87,11 +86,13 @@ def test_a_confirmed_violation_adds_the_media_to_the_confirmed_bank(
     actioned = next(e["data"] for e in detail["events"] if e["type"] == "actioned")
     data = generated_photo(1, (320, 240))
     signals = {s.signal_type: s.value for s in system.hash_file(data)}
-    rotations_and_crops = pdq_augmented(image_luma(data, DecodeLimits()))
-    assert actioned["banked"] == 2 + len(rotations_and_crops)  # sha256, md5 and PDQs
+    references = {s.value for s in reference_signals(data, "image/jpeg")}
+    # sha256, md5, the PDQ as uploaded, and each reference hash (some coincide)
+    assert actioned["banked"] == len(references | set(signals.values()))
+    assert len(references) > 40  # rotations, mirror images, crops
     exported = system.export_bank("confirmed", "csv")
     assert signals["sha256"] in exported and signals["md5"] in exported
-    assert all(h in exported for h in rotations_and_crops)
+    assert all(h in exported for h in references)
 
 
 def test_a_child_safety_dismissal_by_one_person_only_proposes_it(

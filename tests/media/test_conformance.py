@@ -10,9 +10,8 @@ from PIL import Image
 
 from takedown.media import pdq
 from takedown.media.decode import DecodeLimits, image_luma
-from takedown.media.signals import SIGNAL_TYPES, compute_signals, parse_vpdq
+from takedown.media.signals import SIGNAL_TYPES, compute_signals, parse_vpdq, video_match
 from takedown.media.storage import sniff_mime
-from takedown.media.vpdq import video_match
 from tests.helpers import REFERENCE
 
 PDQ_DIR, VIDEO_DIR = REFERENCE / "pdq", REFERENCE / "video"

@@ -66,13 +66,14 @@ def decide(
     idempotency_key: str | None = Header(None, max_length=200,
                                          description="Makes a retried decision safe."),
 ) -> JSONResponse:
-    """`violation` removes the item, every repost and quote of it and every exact copy,
-    banks its media so it is blocked on upload, and acts on the uploaders as the policy
-    says. A child-safety `no_violation` is only proposed until a second child-safety
+    """`violation` removes every item carrying a confirmed file (`media`, by default the
+    case's files) or a copy of one, exact or perceptual, with every repost and quote;
+    banks those files so that they are blocked on upload; and acts on their uploaders as
+    the policy says. Anything else the case had restricted is restored. A child-safety `no_violation` is only proposed until a second child-safety
     specialist confirms it; the content stays restricted until then."""
     status, payload = system.decide(case_id, reviewer, body.outcome, body.notes, body.category,
                                     idempotency_key, body.model_dump(mode="json"),
-                                    client_of(request), body.reason, body.question)
+                                    client_of(request), body.reason, body.question, body.media)
     return JSONResponse(payload, status_code=status)
 
 

@@ -12,6 +12,7 @@ from takedown.domain.vocabulary import (
     ActionKind,
     CaseStatus,
     Category,
+    MediaVia,
     ModerationState,
     Outcome,
     Relation,
@@ -204,9 +205,20 @@ class DecisionIn(Strict):
                                  description="With `request_information`: the question for the "
                                              "reporters, sent to them as written (default: "
                                              "the reason).")
+    media: list[Annotated[str, Field(pattern="^[0-9a-f]{64}$")]] | None = Field(
+        None, max_length=1000,
+        description="With `violation`: the files (SHA-256, as the case lists them) confirmed "
+                    "as abusive. Only they are banked, only items carrying them (or copies "
+                    "of them) are removed, only their uploaders suspended. Default: the "
+                    "case's files, i.e. what was reported or matched and its copies; a "
+                    "reported post with several files none of which matched needs the "
+                    "list (422 `abusive_media_required`); `[]` confirms no file (the text "
+                    "is the violation).")
 
 
 class BulkDecisionIn(DecisionIn):
+    media: None = Field(None, description="Not taken here: each case's own files are "
+                                          "confirmed (decide one case to name files).")
     case_ids: list[Annotated[int, Field(ge=1)]] = Field(
         min_length=1, max_length=500, description="The cases to decide alike.")
 
@@ -313,6 +325,17 @@ class CaseMediaOut(BaseModel):
     sha256: str = Field(description="The file's SHA-256.")
     mime: str | None = Field(description="Type sniffed from its bytes.")
     item_count: int = Field(description="How many of the case's items carry it.")
+    via: MediaVia | None = Field(description="How the file joined the case: `reported` (a "
+                                             "reported post's only file), `bank` (matched a "
+                                             "hash bank), `copy` (an exact or perceptual copy "
+                                             "of one of the case's files), `reviewer` (named "
+                                             "by a reviewer); null: it did not join (another "
+                                             "file of a post with several), and a violation "
+                                             "leaves it alone unless a reviewer names it.")
+    copy_of: str | None = Field(description="For a copy: the file it copies.")
+    distance: int | None = Field(description="For a copy: PDQ bits from that file.")
+    bank: str | None = Field(description="For a bank match: the bank.")
+    confirmed: bool = Field(description="Confirmed as abusive by the decision.")
 
 
 class CaseDetailOut(CaseSummaryOut):
@@ -321,10 +344,12 @@ class CaseDetailOut(CaseSummaryOut):
     information_requested: bool = Field(description="Waiting for the reporters' answer.")
     question: str | None = Field(description="What they were asked.")
     reports: list[CaseReportOut] = Field(description="Every report, oldest first.")
-    media: list[CaseMediaOut] = Field(description="The distinct media files of the case's "
-                                                  "items.")
-    content_total: int = Field(description="Items in the case: reported items, every repost "
-                                           "and quote, and exact copies.")
+    media: list[CaseMediaOut] = Field(description="Every file of the items the case reaches, "
+                                                  "and how each joined it.")
+    content_total: int = Field(description="Items the case reaches: reported items, every "
+                                           "item carrying one of its files (exact or "
+                                           "perceptual copies), and every repost and quote of "
+                                           "those.")
     content: list[CaseContentOut] = Field(description="Those items (the first 1,000).")
     events: list[CaseEventOut] = Field(description="The case's whole history.")
     actions: list[ActionCountOut] = Field(description="Platform actions by type and delivery "

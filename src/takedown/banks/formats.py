@@ -20,12 +20,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from takedown.media.signals import signal_type
+from takedown.media.signals import SIGNAL_TYPES, signal_type
 
 FORMATS = ("csv", "stopncii", "ncmec")
-_ALIASES = {"video_md5": "md5", "photo_md5": "md5", "pdq": "pdq", "vpdq": "vpdq",
-            "md5": "md5", "sha256": "sha256"}
+_ALIASES = {**{name: name for name in SIGNAL_TYPES},
+            "video_md5": "md5", "photo_md5": "md5"}  # ThreatExchange's names
 _STOPNCII_TYPES = {"imagepdq": "pdq", "videomd5": "md5"}
+_STOPNCII_NAMES = {"imagepdq": "ImagePDQ", "videomd5": "VideoMD5"}
+_NCMEC_FINGERPRINTS = ("md5", "pdq")  # the fingerprint elements NCMEC's XML has for ours
 
 
 class FormatError(ValueError):
@@ -131,13 +133,12 @@ READERS = {"csv": read_csv, "stopncii": read_stopncii, "ncmec": read_ncmec}
 def write_csv(records: Iterable[Record]) -> Iterator[str]:
     yield "signal_type,signal\n"
     for record in records:
-        value = record.value.replace("\n", ";") if record.signal_type == "vpdq" else record.value
-        yield f"{record.signal_type},{value}\n"
+        yield f"{record.signal_type},{signal_type(record.signal_type).one_line(record.value)}\n"
 
 
 def write_stopncii(records: Iterable[Record]) -> Iterator[str]:
-    kinds = {"pdq": "ImagePDQ", "md5": "VideoMD5"}
-    rows = [{"signalType": kinds[r.signal_type], "hashValue": r.value,
+    kinds = {ours: theirs for theirs, ours in _STOPNCII_TYPES.items()}
+    rows = [{"signalType": _STOPNCII_NAMES[kinds[r.signal_type]], "hashValue": r.value,
              "hashStatus": "Active" if r.active else "Withdrawn",
              "caseNumbers": r.external_ids}
             for r in records if r.signal_type in kinds]
@@ -147,7 +148,7 @@ def write_stopncii(records: Iterable[Record]) -> Iterator[str]:
 def write_ncmec(records: Iterable[Record]) -> Iterator[str]:
     yield "<queryResult><images>"
     for n, record in enumerate(records, start=1):
-        if record.signal_type in ("md5", "pdq"):
+        if record.signal_type in _NCMEC_FINGERPRINTS:
             yield (f"<image><id>{n}</id><fingerprints><{record.signal_type}>{record.value}"
                    f"</{record.signal_type}></fingerprints></image>")
     yield "</images></queryResult>"

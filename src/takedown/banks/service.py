@@ -21,6 +21,10 @@ from takedown.store.tables import BankEntryRow, BankRow, SignalChangeRow
 
 ACTIONS = ("block", "restrict", "review")
 CONFIRMED = "confirmed"
+# takedown's own: the references of files in cases restricted pending review, so that a
+# copy uploaded meanwhile is restricted and joins the case. Entries leave when the
+# case is decided (into `confirmed`, or gone).
+UNDER_REVIEW = "under_review"
 # Banks every installation has. NCMEC's hashes are of verified CSAM: block. StopNCII's
 # are submitted by the people depicted, unverified: hide and let a human look.
 DEFAULT_BANKS = {
@@ -29,6 +33,9 @@ DEFAULT_BANKS = {
     "ncmec": ("block", 31, Category.CHILD_SEXUAL_ABUSE, "NCMEC hash sharing"),
     "stopncii": ("restrict", 31, Category.NON_CONSENSUAL_INTIMATE_IMAGERY,
                  "StopNCII.org hashes submitted by the people depicted"),
+    UNDER_REVIEW: ("restrict", 31, Category.CHILD_SEXUAL_ABUSE,
+                   "files of cases restricted pending review (takedown's own; each entry "
+                   "carries its case and leaves when the case is decided)"),
 }
 
 
@@ -143,6 +150,26 @@ class BankBook:
             else:
                 present += 1
         return ImportResult(added, present, removed, skipped), new_rows
+
+    def add_signals(self, bank: str, signals: Iterable[Signal], *, source: str, added_by: str,
+                    case_id: int) -> int:
+        """Add a case's signals to a bank (each noting how it was derived); returns how
+        many were new."""
+        added = 0
+        for signal in signals:
+            why = f"{source}: {signal.note}" if signal.note else source
+            _, new = self.add(bank, signal.signal_type, signal.value, source=why[:200],
+                              added_by=added_by, case_id=case_id)
+            added += new
+        return added
+
+    def release(self, bank: str, case_id: int) -> int:
+        """Delete a case's entries from a bank; returns how many."""
+        rows = list(self.session.scalars(select(BankEntryRow).where(
+            BankEntryRow.bank == bank, BankEntryRow.case_id == case_id)))
+        for row in rows:
+            self.delete(row)
+        return len(rows)
 
     def _changed(self, row: BankEntryRow, op: str) -> None:
         if not SIGNAL_TYPES[row.signal_type].exact:

@@ -6,18 +6,29 @@ after an event is appended, and always to what `fold` derives from the whole log
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.cases.graph import ContentGraph, chunks
 from takedown.clock import utcnow
 from takedown.domain.case import CaseEvent, CaseState, EventType, NewEvent, fold, priority
 from takedown.domain.policy import Policy
-from takedown.domain.vocabulary import CaseStatus
+from takedown.domain.vocabulary import CaseStatus, MediaVia
 from takedown.errors import NotFound
-from takedown.store.tables import CaseContentRow, CaseEventRow, CaseRow
+from takedown.store.tables import CaseContentRow, CaseEventRow, CaseMediaRow, CaseRow
+
+
+@dataclass(frozen=True)
+class MediaLink:
+    """How a file joins a case (see CaseMediaRow)."""
+
+    via: MediaVia
+    copy_of: int | None = None
+    distance: int | None = None
+    bank: str | None = None
 
 
 class CaseBook:
@@ -33,15 +44,28 @@ class CaseBook:
         self.session.flush()
         return row
 
-    def case_about(self, graph: ContentGraph, items: set[int]) -> int | None:
-        """The newest case about any copy of these items."""
-        newest = None
-        for batch in chunks(graph.cluster(items)):
-            found = self.session.scalar(select(func.max(CaseContentRow.case_id))
-                                        .where(CaseContentRow.content_id.in_(batch)))
-            if found is not None and (newest is None or found > newest):
-                newest = found
-        return newest
+    def case_about(self, graph: ContentGraph, items: set[int],
+                   media: Iterable[int] = ()) -> int | None:
+        """The newest case about any of these items (or what they repost or quote), or
+        about any of their files or these media."""
+        return max(self.cases_about(graph, items, media), default=None)
+
+    def cases_about(self, graph: ContentGraph, items: Iterable[int], media: Iterable[int] = (),
+                    statuses: list[str] | None = None) -> set[int]:
+        """The cases (in these statuses) about these items, what they repost or quote,
+        their files, or these media."""
+        shown = graph.ancestors_or_self(items)
+        files = graph.media_of(shown) | set(media)
+        found: set[int] = set()
+        for case, column, values in ((CaseContentRow.case_id, CaseContentRow.content_id, shown),
+                                     (CaseMediaRow.case_id, CaseMediaRow.media_id, files)):
+            for batch in chunks(values):
+                query = select(case).distinct().where(column.in_(batch))
+                if statuses is not None:
+                    query = query.join(CaseRow, CaseRow.id == case).where(
+                        CaseRow.status.in_(statuses))
+                found.update(self.session.scalars(query))
+        return found
 
     def link(self, graph: ContentGraph, case_id: int, items: set[int]) -> None:
         """Make the case about these items too (by their origins)."""
@@ -50,6 +74,27 @@ class CaseBook:
         self.session.add_all(CaseContentRow(case_id=case_id, content_id=o)
                              for o in origins - known)
         self.session.flush()
+
+    def link_media(self, case_id: int, links: dict[int, MediaLink]) -> set[int]:
+        """Make the case about these files; returns those that are new to it. A file
+        already in the case keeps how it first joined, except that a copy a reviewer
+        names becomes the reviewer's."""
+        known = {r.media_id: r for r in self.session.scalars(
+            select(CaseMediaRow).where(CaseMediaRow.case_id == case_id))}
+        now = utcnow()
+        new = set()
+        for media_id, link in links.items():
+            row = known.get(media_id)
+            if row is None:
+                self.session.add(CaseMediaRow(
+                    case_id=case_id, media_id=media_id, via=link.via.value,
+                    copy_of=link.copy_of, distance=link.distance, bank=link.bank,
+                    added_at=now))
+                new.add(media_id)
+            elif link.via is MediaVia.REVIEWER and row.via == MediaVia.COPY.value:
+                row.via = MediaVia.REVIEWER.value
+        self.session.flush()
+        return new
 
     def lock(self, case_id: int) -> CaseRow:
         """The case row, locked until commit, so concurrent appends queue up."""

@@ -1,26 +1,44 @@
-"""What a case does to the platform: restrict pending review, remove every copy on a
-violation (and bank its media, and act on the uploaders), restore on a dismissal.
+"""What a case does to the platform: restrict pending review, remove on a violation
+(and bank what was confirmed, and act on the uploaders), restore on a dismissal.
 
-"Every copy" is the exact cluster (the origin, its reposts and quotes, items carrying
-the same file, theirs) plus, where a sweeper is given, registered media that is
-perceptually the same (PDQ within the `confirmed` bank's distance, rotations and
-mirror images included; vPDQ by the 80% rule) and everything carrying it.
+What a case reaches follows its media files (`CaseMediaRow`), never a post's other
+files: the items it is about and their reposts and quotes, and every item carrying
+one of its files with theirs. Before acting, the case's reported, matched and
+confirmed files are swept for copies (`join_copies`): registered files that their
+references match, exactly or perceptually, join as copies.
+
+On a violation only the files the reviewer confirmed (and copies of them) count:
+only they are banked, only items carrying them are removed, only their uploaders
+suspended; whatever else the case had restricted is restored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.banks.service import CONFIRMED, BankBook
-from takedown.cases.casebook import CaseBook
+from takedown.banks.service import CONFIRMED, UNDER_REVIEW, BankBook
+from takedown.cases.casebook import CaseBook, MediaLink
 from takedown.cases.graph import ContentGraph, chunks
 from takedown.cases.sweeps import Sweeper
 from takedown.domain.case import CaseState, EventType, NewEvent, priority
 from takedown.domain.policy import Policy
-from takedown.domain.vocabulary import ActionKind, ModerationState, Outcome
+from takedown.domain.vocabulary import ActionKind, MediaVia, ModerationState, Outcome
+from takedown.media.signals import Signal
 from takedown.platform.actions import ActionLedger, account_action, content_action
-from takedown.store.tables import ContentRow, SignalRow
+from takedown.store.tables import CaseMediaRow, ContentRow, MediaRow, SignalRow
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a violation removes: items, the files confirmed, whose uploaders answer."""
+
+    items: set[int]
+    media: set[int]
+    accountable: set[int]  # items whose authors posted a confirmed file (or the text)
 
 
 class Enforcement:
@@ -33,37 +51,52 @@ class Enforcement:
         self.sweeper = sweeper
         self.graph = ContentGraph(session)
 
-    def case_items(self, case_id: int) -> tuple[list[ContentRow], set[int], int]:
-        """(rows of every copy, the media they are about, how many perceptual copies
-        joined the case now). Perceptual copies are linked to the case, so that its
-        page and later reports see them."""
-        items, media = self.graph.cluster_and_media(self.graph.case_subjects(case_id))
-        joined = 0
-        if self.sweeper is not None and media:
-            distance = BankBook(self.session).bank(CONFIRMED).pdq_distance
-            near = self.sweeper.near_media(media, distance)
-            new = self.graph.carriers(near) - items
-            if new:
-                joined = len(new)
-                self.book.link(self.graph, case_id, new)
-                items, media = self.graph.cluster_and_media(self.graph.case_subjects(case_id))
-        return self.graph.rows(items), media, joined
+    # --- copies ------------------------------------------------------------------
 
-    def restrict(self, case_id: int, state: CaseState, step: str, reason: str) -> int:
-        """Hide every visible copy at once, pending human review."""
-        rows, _, joined = self.case_items(case_id)
-        visible = [r for r in rows if r.moderation_state == ModerationState.VISIBLE.value]
+    def join_copies(self, case_id: int) -> set[int]:
+        """Sweep the case's own files (all but copies) for copies among registered
+        files and link them; returns the items that joined the case."""
+        media = self.graph.case_media(case_id)
+        originals = {m for m, row in media.items() if row.via != MediaVia.COPY.value}
+        if self.sweeper is None or not originals:
+            return set()
+        distance = BankBook(self.session).bank(CONFIRMED).pdq_distance
+        copies = self.sweeper.copies_of(originals, distance)
+        new = self.book.link_media(case_id, {
+            c.media_id: MediaLink(MediaVia.COPY, copy_of=c.copy_of, distance=c.distance)
+            for c in copies.values() if c.media_id not in media})
+        if not new:
+            return set()
+        before = self.graph.reach_of(self.graph.case_subjects(case_id), media)
+        return self.graph.subtree(self.graph.carriers(new)) - before
+
+    # --- before a decision -------------------------------------------------------
+
+    def restrict(self, case_id: int, state: CaseState, step: str, reason: str,
+                 items: set[int] | None = None) -> int:
+        """Hide pending human review: these items and their reposts and quotes, or
+        (by default) everything the case reaches, copies found now included; then
+        hold the case's files, so that a copy uploaded meanwhile is hidden too."""
+        joined: set[int] = set()
+        if items is None:
+            joined = self.join_copies(case_id)
+            targets = self.graph.case_items(case_id)
+            self.hold(case_id)
+        else:
+            targets = self.graph.subtree(items)
+        visible = [r for r in self.graph.rows(targets)
+                   if r.moderation_state == ModerationState.VISIBLE.value]
         self._content_actions(ActionKind.RESTRICT, visible, case_id, state, step, reason)
         if visible:
             self.book.append(case_id, [NewEvent(EventType.RESTRICTED, {
-                "items": len(visible), "perceptual_copies": joined, "reason": reason})])
+                "items": len(visible), "copies_joined": len(joined), "reason": reason})])
         return len(visible)
 
     def remove(self, case_id: int, state: CaseState, step: str, reason: str,
                items: set[int]) -> int:
-        """Remove these items and every copy of them, before any human decision: for
-        banks whose hashes are already verified (NCMEC, confirmed cases)."""
-        rows = self.graph.rows(self.graph.cluster(items))
+        """Remove these items and their reposts and quotes, before any human decision:
+        for banks whose hashes are already verified (NCMEC, confirmed cases)."""
+        rows = self.graph.rows(self.graph.subtree(items))
         live = [r for r in rows if r.moderation_state != ModerationState.REMOVED.value]
         self._content_actions(ActionKind.REMOVE, live, case_id, state, step, reason)
         if live:
@@ -71,36 +104,76 @@ class Enforcement:
                 "removed": len(live), "reason": reason})])
         return len(live)
 
+    def hold(self, case_id: int) -> int:
+        """Put the references of the case's own files in the `under_review` bank."""
+        if self.sweeper is None:
+            return 0
+        originals = [m for m, row in self.graph.case_media(case_id).items()
+                     if row.via != MediaVia.COPY.value]
+        signals = [s for m in sorted(originals) for s in self.sweeper.references.of(m)]
+        return BankBook(self.session).add_signals(
+            UNDER_REVIEW, signals, source=f"case {case_id}, under review", added_by="takedown",
+            case_id=case_id)
+
+    # --- a decision --------------------------------------------------------------
+
     def carry_out(self, case_id: int, state: CaseState, step: str) -> None:
         """Act on a decision that was just appended."""
         if state.decided_outcome is Outcome.VIOLATION:
-            self._remove_every_copy(case_id, state, step)
+            self._remove_confirmed(case_id, state, step)
         elif state.decided_outcome is Outcome.NO_VIOLATION:
             self._lift_restriction(case_id, state, step)
 
-    def _remove_every_copy(self, case_id: int, state: CaseState, step: str) -> None:
-        rows, media, joined = self.case_items(case_id)
+    def confirmed(self, case_id: int, state: CaseState) -> Removal:
+        """What the decided violation reaches: items carrying a confirmed file (or a
+        copy of one), with their reposts and quotes; reported items with no file
+        (their text is the violation); and, when no file was confirmed, the reported
+        items themselves."""
+        media = self.graph.case_media(case_id)
+        named = self._media_ids(state.confirmed_media) if state.confirmed_media is not None \
+            else set(media)
+        confirmed = named | {m for m, row in media.items() if row.copy_of in named}
+        subjects = self.graph.case_subjects(case_id)
+        files = self.graph.files(subjects)
+        textual = {i for i, f in files.items() if not f} | (subjects if not confirmed else set())
+        carriers = self.graph.carriers(confirmed)
+        return Removal(self.graph.subtree(carriers | textual), confirmed,
+                       carriers or textual)
+
+    def _remove_confirmed(self, case_id: int, state: CaseState, step: str) -> None:
+        removal = self.confirmed(case_id, state)
+        rows = self.graph.rows(removal.items)
         live = [r for r in rows if r.moderation_state != ModerationState.REMOVED.value]
         self._content_actions(ActionKind.REMOVE, live, case_id, state, step,
                               "confirmed violation")
-        banked = self._bank_media(case_id, media, state)
-        carriers = self.graph.carriers(media)
-        subjects = self.graph.case_subjects(case_id)
-        # The accounts that uploaded the media; for text-only content, the authors.
-        uploads = [r for r in rows if r.id in carriers] or [r for r in rows if r.id in subjects]
-        suspended = self._act_on_uploaders(case_id, uploads, state, step)
+        restored = self._restore(case_id, state, step, "not among the files confirmed",
+                                 keep=removal.items)
+        banked = self._bank(case_id, removal.media, state)
+        BankBook(self.session).release(UNDER_REVIEW, case_id)
+        suspended = self._act_on_uploaders(case_id, [r for r in rows
+                                                     if r.id in removal.accountable],
+                                           state, step)
         self.book.append(case_id, [NewEvent(EventType.ACTIONED, {
-            "removed": len(live), "copies": len(rows), "perceptual_copies": joined,
-            "banked": banked, "accounts_suspended": suspended})])
+            "removed": len(live), "items": len(rows), "files": len(removal.media),
+            "banked": banked, "restored": restored, "accounts_suspended": suspended})])
 
     def _lift_restriction(self, case_id: int, state: CaseState, step: str) -> None:
-        hidden = [r for r in self.graph.rows(self.graph.case_cluster(case_id))
-                  if r.moderation_state == ModerationState.RESTRICTED.value]
         why = ("every report was set aside (reporter marked abusive)" if state.set_aside
                else "reviewed: no violation")
+        restored = self._restore(case_id, state, step, why)
+        BankBook(self.session).release(UNDER_REVIEW, case_id)
+        if restored or state.restricted:
+            self.book.append(case_id, [NewEvent(EventType.RESTORED, {"items": restored})])
+
+    def _restore(self, case_id: int, state: CaseState, step: str, why: str,
+                 keep: AbstractSet[int] = frozenset()) -> int:
+        """Lift this case's restrictions, except on the items in `keep`."""
+        hidden = [r for r in self.session.scalars(select(ContentRow).where(
+            ContentRow.moderation_case_id == case_id,
+            ContentRow.moderation_state == ModerationState.RESTRICTED.value))
+            if r.id not in keep]
         self._content_actions(ActionKind.RESTORE, hidden, case_id, state, step, why)
-        if hidden or state.restricted:
-            self.book.append(case_id, [NewEvent(EventType.RESTORED, {"items": len(hidden)})])
+        return len(hidden)
 
     def _content_actions(self, kind: ActionKind, rows: list[ContentRow], case_id: int,
                          state: CaseState, step: str, reason: str) -> None:
@@ -110,25 +183,28 @@ class Enforcement:
             content_action(kind, r, step=step, case_id=case_id, reason=reason,
                            category=category, priority=urgency) for r in rows)
 
-    def _bank_media(self, case_id: int, media: set[int], state: CaseState) -> int:
-        """Every signal of the case's media goes into the 'confirmed' bank, so that the
-        same media, or a perceptual copy, is blocked when it is uploaded again."""
-        bank = BankBook(self.session)
-        reviewers = ",".join(state.decided_by)
-        signals: list[tuple[str, str, str]] = []
-        for batch in chunks(media):
-            rows = self.session.execute(select(SignalRow.signal_type, SignalRow.value)
-                                        .where(SignalRow.media_id.in_(batch)))
-            signals.extend((kind, value, f"case {case_id}") for kind, value in rows)
-        if self.sweeper is not None:  # rotations, mirrors and crops of each image too
-            signals.extend(("pdq", h, f"case {case_id}: rotated, mirrored or cropped")
-                           for m in sorted(media) for h in self.sweeper.query_hashes(m))
-        added = 0
-        for kind, value, source in signals:
-            _, new = bank.add(CONFIRMED, kind, value, source=source, added_by=reviewers,
-                              case_id=case_id)
-            added += new
-        return added
+    def _media_ids(self, sha256s: tuple[str, ...]) -> set[int]:
+        return {m for batch in chunks(sha256s) for m in self.session.scalars(
+            select(MediaRow.id).where(MediaRow.sha256.in_(batch)))}
+
+    def _bank(self, case_id: int, media: set[int], state: CaseState) -> int:
+        """The confirmed files go into the `confirmed` bank, so that the same file, or a
+        copy of it, is blocked when it is uploaded again: the case's own files with
+        their references (the edits re-uploaders make), copies as they were uploaded."""
+        rows = {r.media_id: r for r in self.session.scalars(select(CaseMediaRow).where(
+            CaseMediaRow.case_id == case_id))}
+        signals: list[Signal] = []
+        for media_id in sorted(media):
+            row = rows.get(media_id)
+            if self.sweeper is not None and row is not None and row.via != MediaVia.COPY.value:
+                signals.extend(self.sweeper.references.of(media_id))
+            signals.extend(Signal(kind, value, quality) for kind, value, quality in
+                           self.session.execute(select(SignalRow.signal_type, SignalRow.value,
+                                                       SignalRow.quality)
+                                                .where(SignalRow.media_id == media_id)))
+        return BankBook(self.session).add_signals(
+            CONFIRMED, signals, source=f"case {case_id}",
+            added_by=",".join(state.decided_by), case_id=case_id)
 
     def _act_on_uploaders(self, case_id: int, uploads: list[ContentRow], state: CaseState,
                           step: str) -> int:
@@ -140,7 +216,7 @@ class Enforcement:
         accounts = sorted({(r.platform_id, r.author_id) for r in uploads})
         self.ledger.request(
             account_action(action, platform, author, step=step, case_id=case_id,
-                           reason="uploaded confirmed violating media",
+                           reason="posted a file confirmed as violating",
                            category=state.category.value, priority=priority(state, self.policy))
             for platform, author in accounts)
         return len(accounts)

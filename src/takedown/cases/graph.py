@@ -1,5 +1,11 @@
-"""The content graph: original -> reposts -> reposts of reposts, quotes, and exact
-copies (other items carrying the same media file)."""
+"""The content graph: original -> reposts -> reposts of reposts, and quotes; and
+which items carry which media files.
+
+What a case reaches is decided by media, never by posts alone: the items a case is
+about (reported, and their reposts and quotes) and every item that carries one of
+the case's media files (see `CaseMediaRow`) with its reposts and quotes. An album
+that carries a confirmed file is reached; the other posts of its other files are
+not."""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from takedown.store.tables import CaseContentRow, ContentMediaRow, ContentRow
+from takedown.store.tables import CaseContentRow, CaseMediaRow, ContentMediaRow, ContentRow
 
 T = TypeVar("T")
 CHUNK = 500  # stay well under every driver's limit on bound parameters
@@ -79,38 +85,36 @@ class ContentGraph:
     def media_of(self, content_ids: Iterable[int]) -> set[int]:
         return self._linked(ContentMediaRow.media_id, ContentMediaRow.content_id, content_ids)
 
+    def files(self, content_ids: Iterable[int]) -> dict[int, set[int]]:
+        """Each item's own media files (an album has several; a repost none)."""
+        found: dict[int, set[int]] = {i: set() for i in content_ids}
+        for batch in chunks(found):
+            for item, media in self.session.execute(
+                    select(ContentMediaRow.content_id, ContentMediaRow.media_id)
+                    .where(ContentMediaRow.content_id.in_(batch))):
+                found[item].add(media)
+        return found
+
     def carriers(self, media_ids: Iterable[int]) -> set[int]:
         """The items that carry any of these media files themselves (uploads, not reposts)."""
         return self._linked(ContentMediaRow.content_id, ContentMediaRow.media_id, media_ids)
 
-    def cluster(self, content_ids: Iterable[int]) -> set[int]:
-        """Every copy: the origins of the given items, all their reposts and quotes,
-        every other item carrying the same media, and all of theirs."""
-        return self.cluster_and_media(content_ids)[0]
-
-    def cluster_and_media(self, content_ids: Iterable[int]) -> tuple[set[int], set[int]]:
-        """The cluster, and the media it is about: the origins' media and nothing that a
-        quote in the cluster attached of its own."""
-        origins = {self.origin(c) for c in content_ids}
-        items: set[int] = set()
-        media: set[int] = set()
-        roots_seen: set[int] = set()
-        frontier = origins
-        while frontier:
-            roots_seen |= frontier
-            items |= self.subtree(frontier)
-            new_media = self.media_of(frontier) - media
-            media |= new_media
-            frontier = self.carriers(new_media) - roots_seen
-        return items, media
-
     def case_subjects(self, case_id: int) -> set[int]:
-        """The items a case is about: what was reported, and copies that joined it."""
+        """The items a case is about: the origins of what was reported or matched."""
         return set(self.session.scalars(
             select(CaseContentRow.content_id).where(CaseContentRow.case_id == case_id)))
 
-    def case_cluster(self, case_id: int) -> set[int]:
-        return self.cluster(self.case_subjects(case_id))
+    def case_media(self, case_id: int) -> dict[int, CaseMediaRow]:
+        return {row.media_id: row for row in self.session.scalars(
+            select(CaseMediaRow).where(CaseMediaRow.case_id == case_id))}
+
+    def reach_of(self, subjects: Iterable[int], media: Iterable[int]) -> set[int]:
+        """Every item showing these subjects or carrying these media, with all the
+        reposts and quotes of each."""
+        return self.subtree(set(subjects) | self.carriers(media))
+
+    def case_items(self, case_id: int) -> set[int]:
+        return self.reach_of(self.case_subjects(case_id), self.case_media(case_id))
 
     def rows(self, content_ids: Iterable[int]) -> list[ContentRow]:
         result: list[ContentRow] = []

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from takedown.access import digest, report_for_token
 from takedown.banks.matching import stored_hits
-from takedown.cases.casebook import CaseBook
+from takedown.banks.service import CONFIRMED, UNDER_REVIEW, BankBook
+from takedown.cases.casebook import CaseBook, MediaLink
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph
 from takedown.cases.reporters import ReporterBook
@@ -22,15 +23,23 @@ from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
 from takedown.domain.case import CaseState, EventType, NewEvent, reach_tier
 from takedown.domain.policy import Policy
-from takedown.domain.vocabulary import CaseStatus, Category, ModerationState, Relation
+from takedown.domain.vocabulary import (
+    CaseStatus,
+    Category,
+    MediaVia,
+    ModerationState,
+    Relation,
+)
 from takedown.errors import Conflict, NotFound
 from takedown.platform.actions import ActionLedger
 from takedown.store.tables import (
+    BankEntryRow,
     ContentRow,
     PlatformRow,
     ReportContentRow,
     ReporterMarkRow,
     ReportRow,
+    SignalRow,
 )
 
 ADULT_AGE = 18
@@ -84,7 +93,7 @@ class ReportIntake:
         self.sweeper = sweeper
 
     def submit(self, sub: ReportSubmission) -> ReportReceipt:
-        items, references = self._resolve(sub)
+        items, references = self.resolve(sub)
         if not items and not sub.urls:
             raise NotFound("none of the reported content is known to takedown",
                            code="unknown_content",
@@ -93,7 +102,9 @@ class ReportIntake:
         report_id = str(uuid.uuid4())
         token = secrets.token_urlsafe(24)
         now = utcnow()
-        case_id = self._case_for(items)
+        files = self.reported_files(items)
+        copies = self._copies(files)
+        case_id = self._case_for(items, set(files) | set(copies))
         self.session.add(ReportRow(
             id=report_id, created_at=now, case_id=case_id, category=sub.category.value,
             relation=sub.relation.value, depicted_minor=sub.depicted_minor,
@@ -105,6 +116,7 @@ class ReportIntake:
         self.session.flush()  # rows below refer to it; no relationship() orders them for us
         self.session.add_all(ReportContentRow(report_id=report_id, content_id=i) for i in items)
         self.book.link(self.graph, case_id, items)
+        self.book.link_media(case_id, {**copies, **files})
         mark = self.session.get(ReporterMarkRow, _reporter_key(sub, report_id))
         state, seq = self._record(case_id, sub, report_id, items, reopen=mark is None)
         if mark is None:
@@ -113,6 +125,35 @@ class ReportIntake:
             ReporterBook(self.session, self.policy, self.sweeper).invalidate_new(
                 case_id, report_id, mark)
         return ReportReceipt(report_id, token, now, references)
+
+    def reported_files(self, items: set[int]) -> dict[int, MediaLink]:
+        """The files a report is about: the only file of each reported post (of what it
+        reposts), and of a post with several files those that match a bank. Which of an
+        album's other files are abusive is for a reviewer to say."""
+        found: dict[int, MediaLink] = {}
+        several: set[int] = set()
+        for files in self.graph.files({self.graph.origin(i) for i in items}).values():
+            if len(files) == 1:
+                found[next(iter(files))] = MediaLink(MediaVia.REPORTED)
+            else:
+                several |= files
+        for hit in stored_hits(self.session, several, exclude=UNDER_REVIEW):
+            for media_id in self._holding(hit, several):
+                found.setdefault(media_id, MediaLink(MediaVia.BANK, bank=hit.bank))
+        return found
+
+    def _holding(self, entry: BankEntryRow, media_ids: set[int]) -> set[int]:
+        return set(self.session.scalars(select(SignalRow.media_id).where(
+            SignalRow.media_id.in_(media_ids), SignalRow.signal_type == entry.signal_type,
+            SignalRow.lookup == entry.lookup)))
+
+    def _copies(self, files: dict[int, MediaLink]) -> dict[int, MediaLink]:
+        """Registered copies of the reported files (they may belong to a case already)."""
+        if self.sweeper is None or not files:
+            return {}
+        distance = BankBook(self.session).bank(CONFIRMED).pdq_distance
+        return {c.media_id: MediaLink(MediaVia.COPY, copy_of=c.copy_of, distance=c.distance)
+                for c in self.sweeper.copies_of(files, distance).values()}
 
     def add_information(self, report_id: str, token: str, text: str,
                         case_numbers: list[str]) -> CaseState:
@@ -128,7 +169,7 @@ class ReportIntake:
             {"report_id": report_id, "text": text, "case_numbers": sorted(set(case_numbers))})])
         return state
 
-    def _resolve(self, sub: ReportSubmission) -> tuple[set[int], list[Reference]]:
+    def resolve(self, sub: ReportSubmission) -> tuple[set[int], list[Reference]]:
         query = select(ContentRow.id)
         if sub.platform:
             query = query.join(PlatformRow).where(PlatformRow.name == sub.platform)
@@ -143,9 +184,9 @@ class ReportIntake:
                                             None if found else f"unknown {kind.replace('_', ' ')}"))
         return items, references
 
-    def _case_for(self, items: set[int]) -> int:
+    def _case_for(self, items: set[int], media: set[int]) -> int:
         """The newest case about any copy of this content, or a new one."""
-        existing = self.book.case_about(self.graph, items) if items else None
+        existing = self.book.case_about(self.graph, items, media) if items else None
         return existing if existing is not None else self.book.open().id
 
     def _record(self, case_id: int, sub: ReportSubmission, report_id: str,
@@ -159,9 +200,8 @@ class ReportIntake:
             "relation": sub.relation.value, "minor": sub.about_a_minor,
             "case_numbers": sorted(set(sub.case_numbers)),
             "reporter_key": _reporter_key(sub, report_id)}))
-        cluster = self.graph.case_cluster(case_id)
-        events.extend(self._hash_match(state, cluster))
-        events.extend(reach_event(state, self.graph.reach(cluster)))
+        events.extend(self._hash_match(state, case_id))
+        events.extend(reach_event(state, self.graph.reach(self.graph.case_items(case_id))))
         return self.book.append(case_id, events)
 
     def _reopens(self, state: CaseState, items: set[int]) -> bool:
@@ -171,10 +211,10 @@ class ReportIntake:
         return any(r.moderation_state != ModerationState.REMOVED.value
                    for r in self.graph.rows(items))
 
-    def _hash_match(self, state: CaseState, cluster: set[int]) -> list[NewEvent]:
+    def _hash_match(self, state: CaseState, case_id: int) -> list[NewEvent]:
         if state.hash_match:
             return []
-        hits = stored_hits(self.session, self.graph.media_of(cluster))
+        hits = stored_hits(self.session, self.graph.case_media(case_id), exclude=UNDER_REVIEW)
         if not hits:
             return []
         hit = hits[0]

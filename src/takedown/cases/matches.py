@@ -1,18 +1,22 @@
 """Bank matches on registered content: `MatchDesk` opens or joins the case about the
-content, records the match, and acts as the bank says."""
+matched file, records the match, and acts as the bank says. A match in takedown's
+own `under_review` bank is a copy of a file of a case under review: it joins that
+case as a copy and is hidden like the rest of it."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from takedown.banks.matching import BankMatch
-from takedown.cases.casebook import CaseBook
+from takedown.banks.service import UNDER_REVIEW
+from takedown.cases.casebook import CaseBook, MediaLink
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph
 from takedown.cases.sweeps import Sweeper
 from takedown.domain.case import EventType, NewEvent
-from takedown.store.tables import BankEntryRow, BankRow
+from takedown.domain.vocabulary import MediaVia
+from takedown.store.tables import BankEntryRow, BankRow, CaseMediaRow, MediaReferenceRow
 
 
 class MatchDesk:
@@ -22,20 +26,58 @@ class MatchDesk:
         self.enforcement = enforcement
         self.graph = ContentGraph(session)
 
-    def record(self, items: set[int], match: BankMatch) -> int:
-        """Open or join the case about these items, record the match, act on it."""
-        case_id = match.case_id or self.book.case_about(self.graph, items) or self.book.open().id
-        self.book.link(self.graph, case_id, items)
+    def record(self, items: set[int], media: set[int], match: BankMatch) -> int | None:
+        """Open or join the case about these files, record the match, and act on the
+        items carrying them. None when the match was of a case decided meanwhile."""
+        if match.bank == UNDER_REVIEW:
+            return self._join_under_review(items, media, match)
+        case_id = match.case_id or self.book.case_about(self.graph, items, media) or \
+            self.book.open().id
+        self.book.link_media(case_id, {m: MediaLink(MediaVia.BANK, bank=match.bank)
+                                       for m in media})
         state, seq = self.book.append(case_id, [NewEvent(EventType.HASH_MATCHED, {
             "bank": match.bank, "entry_id": match.entry_id, "signal_type": match.signal_type,
             "distance": match.distance, "category": match.category})])
+        self._act(case_id, seq, items, match, f"matches the {match.bank!r} hash bank")
+        return case_id
+
+    def _join_under_review(self, items: set[int], media: set[int],
+                           match: BankMatch) -> int | None:
+        case_id = match.case_id
+        if case_id is None:
+            return None
+        self.book.lock(case_id)
+        state = self.book.state(case_id)
+        if state.status.is_closed:
+            return None
+        new = self.book.link_media(case_id, {m: MediaLink(
+            MediaVia.COPY, copy_of=self._original(case_id, match.entry_id),
+            distance=match.distance) for m in media})
+        _, seq = self.book.append(case_id, [NewEvent(EventType.COPY_JOINED, {
+            "items": len(items), "files": len(new), "distance": match.distance,
+            "signal_type": match.signal_type})])
+        self._act(case_id, seq, items, match, "copies a file of a case under review")
+        return case_id
+
+    def _original(self, case_id: int, entry_id: int) -> int | None:
+        """The case's file whose reference the matched entry is."""
+        entry = self.session.get(BankEntryRow, entry_id)
+        originals = select(CaseMediaRow.media_id).where(
+            CaseMediaRow.case_id == case_id, CaseMediaRow.via != MediaVia.COPY.value)
+        return None if entry is None else self.session.scalar(
+            select(func.min(MediaReferenceRow.media_id)).where(
+                MediaReferenceRow.media_id.in_(originals),
+                MediaReferenceRow.signal_type == entry.signal_type,
+                MediaReferenceRow.value == entry.value))
+
+    def _act(self, case_id: int, seq: int, items: set[int], match: BankMatch,
+             reason: str) -> None:
+        state = self.book.state(case_id)
         step = f"case:{case_id}:event:{seq}"
-        reason = f"matches the {match.bank!r} hash bank"
         if match.action == "block":
             self.enforcement.remove(case_id, state, step, reason, items)
         elif match.action == "restrict":
-            self.enforcement.restrict(case_id, state, step, reason)
-        return case_id
+            self.enforcement.restrict(case_id, state, step, reason, items)
 
     def sweep(self, sweeper: Sweeper, entries: list[BankEntryRow]) -> int:
         """Act on every registered item that newly banked entries match; returns how
@@ -44,12 +86,13 @@ class MatchDesk:
         matched = 0
         for entry in entries:
             bank = banks[entry.bank]
-            media = sweeper.media_for_entry(entry, bank.pdq_distance)
-            items = self.graph.carriers(media)
+            found = sweeper.media_for_entry(entry, bank.pdq_distance)
+            items = self.graph.carriers(found)
             if not items:
                 continue
             matched += len(items)
             category = sweeper.matcher.category_of(entry, bank)
-            self.record(items, BankMatch(entry.id, bank.name, bank.action, category,
-                                         entry.case_id, entry.signal_type, 0))
+            self.record(items, set(found), BankMatch(
+                entry.id, bank.name, bank.action, category, entry.case_id, entry.signal_type,
+                min(found.values())))
         return matched

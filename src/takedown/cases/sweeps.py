@@ -1,19 +1,92 @@
-"""Perceptual copies: registered media near given media (for a confirmed case: the
-re-encoded, resized, cropped, watermarked, mirrored or greyscaled re-uploads) or near
-newly banked hashes."""
+"""Copies: the registered media that a case's files, or a newly banked hash, match.
+
+A file that was reported, matched a bank or was confirmed is matched with its
+*references* (see `media.signals.SignalType.references`: an image after each edit
+re-uploaders make, a video at every frame), computed once from its stored bytes and
+kept in `media_references`. Computing them costs a fraction of a second for an
+image and seconds for a long video, so the service computes them before it opens a
+transaction where it can (`References.compute_missing`), and here only as a fallback.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.banks.matching import Matcher
+from takedown.cases.graph import chunks
+from takedown.clock import utcnow
 from takedown.index.live import Indexes
-from takedown.media import pdq
-from takedown.media.decode import DecodeLimits, MediaRejected, image_luma
-from takedown.media.signals import parse_vpdq
+from takedown.media.decode import DecodeLimits, MediaRejected
+from takedown.media.signals import Signal, reference_signals
 from takedown.media.storage import MediaStore
-from takedown.store.tables import BankEntryRow, MediaRow, SignalRow
+from takedown.store.db import Database
+from takedown.store.tables import BankEntryRow, MediaReferenceRow, MediaRow
+
+
+@dataclass(frozen=True)
+class Copy:
+    media_id: int
+    copy_of: int  # the file it copies
+    distance: int
+
+
+class References:
+    """Reference signals of stored files, computed once and kept."""
+
+    def __init__(self, session: Session, store: MediaStore,
+                 limits: DecodeLimits | None = None) -> None:
+        self.session = session
+        self.store = store
+        self.limits = limits or DecodeLimits()
+
+    def of(self, media_id: int) -> list[Signal]:
+        media = self.session.get(MediaRow, media_id)
+        if media is None:
+            return []
+        if media.references_at is None:
+            self.save(media, compute(self.store, media.sha256, media.mime, self.limits))
+        return [Signal(r.signal_type, r.value, r.quality, note=r.note)
+                for r in self.session.scalars(select(MediaReferenceRow).where(
+                    MediaReferenceRow.media_id == media_id).order_by(MediaReferenceRow.id))]
+
+    def save(self, media: MediaRow, signals: list[Signal]) -> None:
+        if media.references_at is not None:  # another request got there first
+            return
+        self.session.add_all(MediaReferenceRow(
+            media_id=media.id, signal_type=s.signal_type, value=s.value, quality=s.quality,
+            note=s.note) for s in signals)
+        media.references_at = utcnow()
+        self.session.flush()
+
+    @staticmethod
+    def compute_missing(db: Database, store: MediaStore, media_ids: Iterable[int],
+                        limits: DecodeLimits | None = None) -> None:
+        """Compute and store references for these files, hashing outside any
+        transaction (on SQLite every transaction holds the write lock)."""
+        with db.transaction() as s:
+            missing = [(m.id, m.sha256, m.mime) for batch in chunks(media_ids)
+                       for m in s.scalars(select(MediaRow).where(
+                           MediaRow.id.in_(batch), MediaRow.references_at.is_(None)))]
+        for media_id, sha256, mime in missing:
+            signals = compute(store, sha256, mime, limits or DecodeLimits())
+            with db.transaction() as s:
+                row = s.get(MediaRow, media_id)
+                if row is not None:
+                    References(s, store, limits).save(row, signals)
+
+
+def compute(store: MediaStore, sha256: str, mime: str | None,
+            limits: DecodeLimits) -> list[Signal]:
+    """A stored file's references; a file gone from the store, or one that cannot be
+    decoded any more, has only what it had at upload (nothing perceptual)."""
+    try:
+        return reference_signals(store.get(sha256), mime, limits)
+    except (OSError, MediaRejected):
+        return []
 
 
 class Sweeper:
@@ -21,41 +94,28 @@ class Sweeper:
                  limits: DecodeLimits | None = None) -> None:
         self.session = session
         self.matcher = Matcher(session, indexes)
-        self.store = store
-        self.limits = limits or DecodeLimits()
+        self.references = References(session, store, limits)
+        self._copies: dict[tuple[int, int], list[Copy]] = {}  # one sweep per file per call
 
-    def near_media(self, media_ids: set[int], distance: int) -> set[int]:
-        """Registered media perceptually within `distance` of any of these media."""
-        near: set[int] = set()
-        for media_id in media_ids:
-            for signal in self.session.scalars(
-                    select(SignalRow).where(SignalRow.media_id == media_id)):
-                if signal.signal_type == "pdq" and (signal.quality or 0) >= pdq.MIN_QUALITY:
-                    hashes = self.query_hashes(media_id) or [signal.value]
-                    near |= set(self.matcher.media_near(hashes, distance))
-                elif signal.signal_type == "vpdq":
-                    near |= self.matcher.videos_matching(parse_vpdq(signal.value), distance)
-        return near - media_ids
+    def copies_of(self, media_ids: Iterable[int], distance: int) -> dict[int, Copy]:
+        """Registered files that match any of these files' references (the files
+        themselves left out), each with the nearest file it copies."""
+        originals = set(media_ids)
+        found: dict[int, Copy] = {}
+        for original in sorted(originals):
+            for copy in self._sweep(original, distance):
+                if copy.media_id not in originals and (
+                        copy.media_id not in found or copy.distance < found[copy.media_id].distance):
+                    found[copy.media_id] = copy
+        return found
 
-    def query_hashes(self, media_id: int) -> list[str]:
-        """An image's PDQ with its rotations, mirror images and centre crops, from the
-        stored bytes: what finds flipped and cropped copies. [] if not an image."""
-        media = self.session.get(MediaRow, media_id)
-        if media is None:
-            return []
-        try:
-            data = self.store.get(media.sha256)
-            if not (media.mime or "").startswith("image/"):
-                return []
-            return pdq.pdq_augmented(image_luma(data, self.limits))
-        except (OSError, MediaRejected):
-            return []
+    def _sweep(self, original: int, distance: int) -> list[Copy]:
+        key = (original, distance)
+        if key not in self._copies:
+            matched = self.matcher.media_matching(self.references.of(original), distance)
+            self._copies[key] = [Copy(m, original, d) for m, d in matched.items()]
+        return self._copies[key]
 
-    def media_for_entry(self, entry: BankEntryRow, distance: int) -> set[int]:
-        """Registered media that a bank entry matches."""
-        if entry.signal_type == "pdq":
-            return set(self.matcher.media_near([entry.value], distance))
-        if entry.signal_type == "vpdq":
-            return self.matcher.videos_matching(parse_vpdq(entry.value), distance)
-        return set(self.session.scalars(select(SignalRow.media_id).where(
-            SignalRow.signal_type == entry.signal_type, SignalRow.lookup == entry.lookup)))
+    def media_for_entry(self, entry: BankEntryRow, distance: int) -> dict[int, int]:
+        """Registered files that a bank entry matches: file id -> distance."""
+        return self.matcher.media_matching([Signal(entry.signal_type, entry.value)], distance)

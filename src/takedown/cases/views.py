@@ -20,7 +20,6 @@ from takedown.store.tables import (
     ActionRow,
     CaseEventRow,
     CaseRow,
-    ContentMediaRow,
     ContentRow,
     MediaRow,
     PlatformRow,
@@ -79,25 +78,18 @@ def case_detail(session: Session, policy: Policy, case_id: int,
         raise NotFound(f"no case {case_id}", code="unknown_case")
     graph = ContentGraph(session)
     subjects = graph.case_subjects(case_id)
-    cluster = graph.rows(graph.cluster(subjects))
+    reached = graph.rows(graph.case_items(case_id))
     platforms = {pid: name for pid, name in session.execute(
         select(PlatformRow.id, PlatformRow.name))}
-    parents = {r.id: r.external_id for r in cluster}
+    parents = {r.id: r.external_id for r in reached}
     detail = case_summary(row)
     detail["specialists_queue"] = in_specialists_queue(state, policy)
     detail["information_requested"] = state.information_requested
     detail["question"] = state.question if state.information_requested else None
-    detail["content_total"] = len(cluster)
+    detail["content_total"] = len(reached)
     detail["content"] = [_content(r, platforms, parents, r.id in subjects)
-                         for r in sorted(cluster, key=lambda r: r.id)[:CONTENT_LISTED]]
-    media_items: dict[int, int] = {}
-    for batch in chunks([r.id for r in cluster]):
-        for media_id in session.scalars(select(ContentMediaRow.media_id)
-                                        .where(ContentMediaRow.content_id.in_(batch))):
-            media_items[media_id] = media_items.get(media_id, 0) + 1
-    detail["media"] = [{"sha256": m.sha256, "mime": m.mime, "item_count": media_items[m.id]}
-                       for m in session.scalars(select(MediaRow).where(
-                           MediaRow.id.in_(list(media_items))).order_by(MediaRow.id))]
+                         for r in sorted(reached, key=lambda r: r.id)[:CONTENT_LISTED]]
+    detail["media"] = _media(session, graph, case_id, reached, state)
     detail["events"] = [{"seq": e.seq, "type": e.type, "at": e.at, "actor": e.actor,
                          "data": e.data} for e in session.scalars(
         select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq))]
@@ -106,6 +98,31 @@ def case_detail(session: Session, policy: Policy, case_id: int,
         select(ActionRow.kind, ActionRow.status, func.count()).where(ActionRow.case_id == case_id)
         .group_by(ActionRow.kind, ActionRow.status).order_by(ActionRow.kind, ActionRow.status))]
     return detail
+
+
+def _media(session: Session, graph: ContentGraph, case_id: int, reached: list[ContentRow],
+           state: CaseState) -> list[dict[str, Any]]:
+    """Every file of every item the case reaches, how it joined the case (None: it
+    did not, e.g. an album's other picture), and whether a violation confirmed it."""
+    counts: dict[int, int] = {}
+    for files in graph.files(r.id for r in reached).values():
+        for media_id in files:
+            counts[media_id] = counts.get(media_id, 0) + 1
+    linked = graph.case_media(case_id)
+    rows = {m.id: m for batch in chunks(counts) for m in session.scalars(
+        select(MediaRow).where(MediaRow.id.in_(batch)))}
+    confirmed = set(state.confirmed_media or ())
+    sha = {m.id: m.sha256 for m in rows.values()}
+    listed = []
+    for media in sorted(rows.values(), key=lambda m: m.id):
+        link = linked.get(media.id)
+        listed.append({
+            "sha256": media.sha256, "mime": media.mime, "item_count": counts[media.id],
+            "via": link.via if link else None,
+            "copy_of": sha.get(link.copy_of) if link and link.copy_of else None,
+            "distance": link.distance if link else None,
+            "bank": link.bank if link else None, "confirmed": media.sha256 in confirmed})
+    return listed
 
 
 def _reports(session: Session, case_id: int, state: CaseState,

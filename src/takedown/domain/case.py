@@ -29,6 +29,7 @@ class EventType(StrEnum):
     REOPENED = "reopened"
     REACH_OBSERVED = "reach_observed"
     HASH_MATCHED = "hash_matched"
+    COPY_JOINED = "copy_joined"  # an upload matched a file of the case under review
     RESTRICTED = "restricted"
     ESCALATED = "escalated"
     CLAIMED = "claimed"
@@ -112,6 +113,9 @@ class CaseState:
     decided_outcome: Outcome | None = None
     decided_by: tuple[str, ...] = ()
     decided_at: datetime | None = None
+    # The files a violation confirmed (SHA-256), as the reviewer named them; None for
+    # decisions recorded before reviewers named files.
+    confirmed_media: tuple[str, ...] | None = None
     escalations: int = 0
     information_requested: bool = False
     question: str | None = None  # what the reporters were last asked
@@ -205,6 +209,8 @@ def _on_decided(state: CaseState, event: CaseEvent) -> None:
         state.status = CaseStatus.CLOSED_VIOLATION
         if event.data.get("category"):
             state.category = Category(event.data["category"])
+        if "media" in event.data:
+            state.confirmed_media = tuple(event.data["media"])
     else:
         state.status = CaseStatus.CLOSED_NO_VIOLATION
 
@@ -216,6 +222,7 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
     elif kind is EventType.REOPENED:
         state.status = CaseStatus.OPEN
         state.decided_outcome, state.decided_by, state.decided_at = None, (), None
+        state.confirmed_media = None
         state.deadline = state.deadline_rule = None
         state.deadline_candidates.clear()
         state.escalations = 0
@@ -359,23 +366,27 @@ def decide(
     category: Category | None = None,
     reason: str | None = None,
     question: str | None = None,
+    media: Iterable[str] = (),
 ) -> list[NewEvent]:
     """The events a decision appends, or DecisionRefused.
 
     A child-safety dismissal is never one person's: the first 'no violation' is only
     a proposal, the restriction stays, and a second specialist must confirm it.
     Escalating and asking the reporter keep the case open (and its deadline running);
-    `question` is what the reporters are asked, sent to them as written.
+    `question` is what the reporters are asked, sent to them as written. `media` are
+    the files a violation confirms as abusive (their SHA-256); only they are banked.
     """
     if reason is not None and reason not in policy.reasons[outcome.value]:
         raise DecisionRefused("invalid", f"{reason!r} is not a reason the policy gives "
                                          f"for {outcome.value.replace('_', ' ')}")
-    events = _decide(state, policy, reviewer, outcome, notes, category, question)
+    events = _decide(state, policy, reviewer, outcome, notes, category, question,
+                     sorted(set(media)))
     return [NewEvent(e.type, {**e.data, "reason": reason}, e.actor) for e in events]
 
 
 def _decide(state: CaseState, policy: Policy, reviewer: Reviewer, outcome: Outcome,
-            notes: str, category: Category | None, question: str | None) -> list[NewEvent]:
+            notes: str, category: Category | None, question: str | None,
+            media: list[str]) -> list[NewEvent]:
     if state.status.is_closed:
         raise DecisionRefused("conflict", f"the case is already {state.status.value}")
     if state.category is None:
@@ -399,7 +410,8 @@ def _decide(state: CaseState, policy: Policy, reviewer: Reviewer, outcome: Outco
     if outcome is Outcome.VIOLATION:
         reference = policy.for_category(decided_category).policy_reference
         data = {"outcome": outcome.value, "category": decided_category.value,
-                "policy": reference, "notes": notes, "reviewers": [reviewer.id]}
+                "policy": reference, "notes": notes, "reviewers": [reviewer.id],
+                "media": media}
         return [NewEvent(EventType.DECIDED, data, reviewer.id)]
     if not rules.two_person_dismissal:
         data = {"outcome": outcome.value, "notes": notes, "reviewers": [reviewer.id]}

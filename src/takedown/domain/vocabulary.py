@@ -72,6 +72,15 @@ class ModerationState(StrEnum):
     REMOVED = "removed"
 
 
+class MediaVia(StrEnum):
+    """How a media file joined a case."""
+
+    REPORTED = "reported"  # the only file of a reported post
+    BANK = "bank"  # matched a hash bank
+    REVIEWER = "reviewer"  # a reviewer named it as abusive
+    COPY = "copy"  # an exact or perceptual copy of a file that joined another way
+
+
 class ScreeningVerdict(StrEnum):
     """The content API's answer to a registration."""
 

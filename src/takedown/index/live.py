@@ -6,7 +6,8 @@ hashed again) and then follow `signal_changes`, the append-only feed every chang
 writes, before each search — so a hash added, disabled or deleted by any process
 counts for the next query in every process.
 
-Labels: `row id << 16 | frame`, frame 0 for a PDQ hash; `label >> 16` is the row.
+Labels: `row id << 16 | position`, the position among the hashes the signal's type
+says are worth matching on (0 for an image); `label >> 16` is the row.
 PostgreSQL may commit feed rows out of id order (a long import can commit after
 rows with higher ids), so the ids skipped over are remembered as gaps and looked up
 again on each read until they appear, or until they are old enough to be ids of a
@@ -26,11 +27,11 @@ from sqlalchemy.orm import Session
 
 from takedown.cases.graph import chunks
 from takedown.index.hamming import HammingIndex, words_from_hex
-from takedown.media import pdq
-from takedown.media.signals import parse_vpdq
+from takedown.media.signals import perceptual
 from takedown.store.tables import BankEntryRow, SignalChangeRow, SignalRow
 
 FRAME_BITS = 16
+MAX_POSITIONS = 1 << FRAME_BITS  # a signal's hashes beyond this are not indexed
 GAP_PATIENCE_S = 600.0  # a gap older than this was a rolled-back transaction
 
 
@@ -38,16 +39,14 @@ GAP_PATIENCE_S = 600.0  # a gap older than this was a rolled-back transaction
 class Hit:
     query: int
     ref_id: int  # bank_entries.id or media_signals.id
-    frame: int
+    position: int  # which of the row's hashes (a video's usable frame; 0 for an image)
     distance: int
 
 
-def hashes_of(kind: str, value: str, quality: int | None) -> list[tuple[int, str]]:
-    """(frame, hash) pairs worth indexing: quality >= 50 where quality is known."""
-    if kind == "pdq":
-        return [] if quality is not None and quality < pdq.MIN_QUALITY else [(0, value)]
-    frames = parse_vpdq(value)
-    return [(k, h) for k, (_, q, h, _) in enumerate(frames) if q >= pdq.MIN_QUALITY]
+def hashes_of(kind: str, value: str, quality: int | None) -> list[str]:
+    """The hashes worth indexing, as the signal's type says (quality gate applied)."""
+    signal_type = perceptual(kind)
+    return signal_type.hashes(value, quality)[:MAX_POSITIONS] if signal_type else []
 
 
 class LiveIndex:
@@ -55,7 +54,7 @@ class LiveIndex:
         assert kind in ("bank", "media")
         self.kind = kind
         self.index = HammingIndex()
-        self.present: dict[int, int] = {}  # ref id -> number of frames indexed
+        self.present: dict[int, int] = {}  # ref id -> number of hashes indexed
         self.seen_upto = 0
         self.gaps: dict[int, float] = {}  # feed ids skipped over -> when first missed
         self.lock = threading.Lock()
@@ -99,10 +98,10 @@ class LiveIndex:
         labels: list[int] = []
         hexes: list[str] = []
         for ref_id, kind, value, quality in self._values(session, refs):
-            pairs = hashes_of(kind, value, quality)
-            self.present[ref_id] = len(pairs)
-            labels.extend((ref_id << FRAME_BITS) | k for k, _ in pairs)
-            hexes.extend(h for _, h in pairs)
+            hashes = hashes_of(kind, value, quality)
+            self.present[ref_id] = len(hashes)
+            labels.extend((ref_id << FRAME_BITS) | k for k in range(len(hashes)))
+            hexes.extend(hashes)
         if labels:
             self.index.add(np.array(labels, dtype=np.int64), words_from_hex(hexes))
 
@@ -119,6 +118,11 @@ class LiveIndex:
                         select(SignalRow.id, SignalRow.signal_type, SignalRow.value,
                                SignalRow.quality).where(SignalRow.id.in_(batch))):
                     yield ref_id, kind, value, quality
+
+    def positions(self, ref_id: int) -> int:
+        """How many hashes of this row are indexed (a video's usable frames)."""
+        with self.lock:
+            return self.present.get(ref_id, 0)
 
     def search(self, session: Session, hashes: list[str], radius: int) -> list[Hit]:
         self.sync(session)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import av
@@ -37,6 +37,10 @@ class DecodeLimits:
     # Video frames keep more detail (sampled at 1/s, they are few): at 384 px the SD
     # conformance videos drift 12 bits on average from the reference, at full size 2.
     video_target: int = 1024
+    # References (reported or confirmed videos) are hashed at every frame, so that a
+    # clip cut at any offset finds its frames; thinned evenly beyond this many.
+    reference_frames: int = 1800
+    reference_video_target: int = 640
     max_video_seconds: float = 3 * 3600
     max_video_frame_pixels: int = 8192 * 4320
     max_decoded_frames: int = 400_000
@@ -91,8 +95,12 @@ def image_luma(data: bytes, limits: DecodeLimits, *, reduce: bool = True) -> np.
     return _to_pdq_size(image, limits.target) if reduce else np.asarray(image)
 
 
-def video_frames(data: bytes, limits: DecodeLimits) -> Iterator[Frame]:
-    """Frames sampled at `limits.frames_per_second` (the first at 0 s), as luma."""
+def video_frames(data: bytes, limits: DecodeLimits, *,
+                 every_frame: bool = False) -> Iterator[Frame]:
+    """Frames as luma: sampled at `limits.frames_per_second` (the first at 0 s) at
+    `limits.video_target`, or, for a reference (`every_frame`), every frame at
+    `limits.reference_video_target`, evenly thinned beyond `limits.reference_frames`.
+    swscale turns each frame straight into luma at that size (area-averaged)."""
     started = time.monotonic()
     try:
         container = av.open(io.BytesIO(data), mode="r")
@@ -104,8 +112,9 @@ def video_frames(data: bytes, limits: DecodeLimits) -> Iterator[Frame]:
         stream = container.streams.video[0]
         _check_video(container, stream, limits)
         stream.thread_type = "AUTO"
-        step = 1.0 / limits.frames_per_second
-        next_at, decoded = 0.0, 0
+        keep = _every_nth(stream, limits) if every_frame else _per_second(limits)
+        target = limits.reference_video_target if every_frame else limits.video_target
+        decoded = 0
         try:
             for frame in container.decode(stream):
                 decoded += 1
@@ -114,18 +123,46 @@ def video_frames(data: bytes, limits: DecodeLimits) -> Iterator[Frame]:
                 if time.monotonic() - started > limits.max_decode_seconds:
                     raise MediaRejected(f"video took over {limits.max_decode_seconds:g} s "
                                         "to decode")
-                at = float(frame.time) if frame.time is not None else (decoded - 1) * step
+                at = float(frame.time) if frame.time is not None else \
+                    (decoded - 1) / limits.frames_per_second
                 if at > limits.max_video_seconds:
                     raise MediaRejected("video is longer than the limit")
-                if at + 1e-6 < next_at:
-                    continue
-                image = frame.to_image().convert("L")  # type: ignore[no-untyped-call]
-                yield Frame(decoded - 1, at, _to_pdq_size(image, limits.video_target))
-                next_at += step * max(1, int((at - next_at) / step) + 1)
+                if keep(decoded - 1, at):
+                    yield Frame(decoded - 1, at, _frame_luma(frame, target))
         except av.FFmpegError as exc:
             raise MediaRejected(f"corrupt video: {exc}") from None
         if decoded == 0:
             raise MediaRejected("the video has no decodable frame")
+
+
+def _per_second(limits: DecodeLimits) -> Callable[[int, float], bool]:
+    step = 1.0 / limits.frames_per_second
+    next_at = 0.0
+
+    def keep(_number: int, at: float) -> bool:
+        nonlocal next_at
+        if at + 1e-6 < next_at:
+            return False
+        next_at += step * max(1, int((at - next_at) / step) + 1)
+        return True
+
+    return keep
+
+
+def _every_nth(stream: av.VideoStream, limits: DecodeLimits) -> Callable[[int, float], bool]:
+    frames = stream.frames or 0
+    if not frames and stream.duration and stream.time_base and stream.average_rate:
+        frames = int(stream.duration * stream.time_base * stream.average_rate)
+    nth = max(1, -(-frames // limits.reference_frames)) if frames else 1
+    return lambda number, _at: number % nth == 0
+
+
+def _frame_luma(frame: av.VideoFrame, target: int) -> np.ndarray:
+    width, height = frame.width, frame.height
+    scale = min(1.0, target / max(width, height))
+    size_w, size_h = max(16, round(width * scale)), max(16, round(height * scale))
+    gray = frame.reformat(width=size_w, height=size_h, format="gray", interpolation="AREA")
+    return np.ascontiguousarray(gray.to_ndarray()[:, :size_w])
 
 
 def _check_video(container: av.container.InputContainer, stream: av.VideoStream,

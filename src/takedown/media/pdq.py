@@ -1,10 +1,27 @@
-"""PDQ through Meta's reference implementation (the `pdqhash` package), and the
-Hamming arithmetic on 256-bit hashes that matching needs."""
+"""PDQ through Meta's reference implementation (the `pdqhash` package), the Hamming
+arithmetic on 256-bit hashes, and the image geometry that matching needs: uniform
+borders trimmed, and the rotations and crops that re-uploaders make.
+
+PDQ survives re-encoding, resizing, brightness, contrast and small watermarks, but
+not geometry: a 3-degree rotation or a 5% crop from one side moves 50-100 of its
+256 bits (docs/performance.md). Two remedies, both around PDQ rather than instead
+of it, so that PDQ stays the exchange format:
+
+* Borders (letterbox, pillarbox, frames) are found and trimmed, and the trimmed
+  picture is hashed as well (`trim_borders`), on uploads and references alike.
+* A confirmed or reported image (a reference) is hashed again after each edit a
+  re-uploader makes (`reference_edits`): rotations, one-side and centred crops.
+  That is done once per reference, not for every upload.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+
 import numpy as np
 import pdqhash
+from PIL import Image
 
 HASH_BITS = 256
 MATCH_DISTANCE = 31  # the field's standard PDQ threshold
@@ -23,7 +40,7 @@ def _hex(bits: np.ndarray) -> str:
 def pdq(luma: np.ndarray) -> tuple[str, int]:
     """(hash as 64 hex digits, quality 0-100). The float DCT output thresholded at its
     median is bit-for-bit pdqhash.compute, and faster."""
-    values, quality = pdqhash.compute_float(_as_rgb(luma))
+    values, quality = pdqhash.compute_float(_as_rgb(np.ascontiguousarray(luma)))
     values = np.asarray(values)
     return _hex(values > np.median(values)), int(quality)
 
@@ -31,7 +48,7 @@ def pdq(luma: np.ndarray) -> tuple[str, int]:
 def pdq_dihedral(luma: np.ndarray) -> tuple[list[str], int]:
     """The hashes of the 8 rotations and mirror images (the first is the image as it
     is, identical to `pdq`), and the quality. Costs about what one hash costs."""
-    hashes, quality = pdqhash.compute_dihedral(_as_rgb(luma))
+    hashes, quality = pdqhash.compute_dihedral(_as_rgb(np.ascontiguousarray(luma)))
     return [_hex(np.asarray(h)) for h in hashes], int(quality)
 
 
@@ -46,20 +63,87 @@ def distance(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
-# Centre crops (fraction cut from each side) hashed for confirmed media. PDQ's
-# high-frequency coefficients move when an image is cropped by more than ~1% a side;
-# matching a cropped re-upload against hashes of the original cropped alike restores
-# the match. See docs/performance.md for the distances measured.
-CROPS = (0.015, 0.03, 0.045)
+# --- borders -------------------------------------------------------------------
+
+# A line (row or column) belongs to a border when every pixel is within
+# BORDER_SPREAD of the edge's colour and the line is nearly flat (JPEG noise allowed).
+BORDER_SPREAD = 24
+BORDER_FLATNESS = 4.0
+MIN_BORDER = 0.015  # a side's run counts as a border from 1.5% of the side's length
+MAX_BORDER = 0.35  # never trim more than this from one side
+BLEND_PX = 1  # the row where border and picture blend goes too
 
 
-def pdq_augmented(luma: np.ndarray) -> list[str]:
-    """The 8 rotation and mirror hashes plus hashes of centre crops: what a confirmed
-    image is matched with, so that flipped or cropped copies are found too."""
-    hashes, _ = pdq_dihedral(luma)
+def _border_run(lines: np.ndarray, limit: int) -> int:
+    edge = float(np.median(lines[0]))
+    run = 0
+    for line in lines[:limit]:
+        if np.abs(line - edge).max() > BORDER_SPREAD or line.std() > BORDER_FLATNESS:
+            break
+        run += 1
+    return run
+
+
+def trim_borders(luma: np.ndarray) -> np.ndarray | None:
+    """The picture without uniform borders of any colour (letterbox, pillarbox, a
+    frame), or None if it has none worth trimming."""
     height, width = luma.shape
-    for fraction in CROPS:
-        dy, dx = round(height * fraction), round(width * fraction)
-        if height - 2 * dy > 8 and width - 2 * dx > 8:
-            hashes.append(pdq(np.ascontiguousarray(luma[dy:height - dy, dx:width - dx]))[0])
-    return list(dict.fromkeys(hashes))
+    pixels = luma.astype(np.int16)
+    sides = []
+    for lines, length in ((pixels, height), (pixels[::-1], height),
+                          (pixels.T, width), (pixels.T[::-1], width)):
+        run = _border_run(lines, int(length * MAX_BORDER))
+        sides.append(run + BLEND_PX if run >= max(2, length * MIN_BORDER) else 0)
+    top, bottom, left, right = sides
+    if not any(sides) or height - top - bottom < 16 or width - left - right < 16:
+        return None
+    return np.ascontiguousarray(luma[top:height - bottom, left:width - right])
+
+
+# --- the edits re-uploaders make ---------------------------------------------------
+
+ROTATIONS = (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)  # degrees; 1-degree steps keep every
+# angle in between within ~20 bits of one of them (docs/performance.md)
+ONE_SIDE_CROPS = (0.02, 0.04, 0.06, 0.08, 0.10)  # fraction cut from one side
+CENTRE_CROPS = (0.015, 0.03, 0.045, 0.06, 0.075, 0.09, 0.105)  # cut from every side
+
+
+def _rotated(luma: np.ndarray, degrees: float, how: str) -> np.ndarray:
+    """Rotated as editors do it: on the same canvas with black corners, on a canvas
+    grown to fit, or cropped to the largest upright rectangle inside (no corners)."""
+    image = Image.fromarray(luma)
+    if how != "cropped":
+        rotated = image.rotate(degrees, resample=Image.Resampling.BICUBIC,
+                               expand=how == "expanded", fillcolor=0)
+        return np.asarray(rotated)
+    width, height = image.size
+    angle = math.radians(abs(degrees))
+    scale = 1 / (math.cos(angle) + max(width / height, height / width) * math.sin(angle))
+    keep_w, keep_h = width * scale, height * scale
+    rotated = image.rotate(degrees, resample=Image.Resampling.BICUBIC)
+    box = (int((width - keep_w) / 2), int((height - keep_h) / 2),
+           int((width + keep_w) / 2), int((height + keep_h) / 2))
+    return np.asarray(rotated.crop(box))
+
+
+def _cropped(luma: np.ndarray, top: float, bottom: float, left: float,
+             right: float) -> np.ndarray:
+    height, width = luma.shape
+    return luma[round(height * top):height - round(height * bottom),
+                round(width * left):width - round(width * right)]
+
+
+def reference_edits(luma: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """(what was done, the picture) for each edit a reference is hashed after: every
+    1-degree rotation up to 5 degrees either way (three ways of filling corners),
+    crops of up to 10% from each side, and centred crops of up to 10% a side."""
+    for degrees in ROTATIONS:
+        for how in ("black corners", "expanded", "cropped"):
+            yield f"rotated {degrees:+d} degrees, {how}", _rotated(luma, degrees,
+                                                                  how.split()[0])
+    for fraction in ONE_SIDE_CROPS:
+        for side, cut in (("top", (fraction, 0, 0, 0)), ("bottom", (0, fraction, 0, 0)),
+                          ("left", (0, 0, fraction, 0)), ("right", (0, 0, 0, fraction))):
+            yield f"cropped {fraction:.0%} from the {side}", _cropped(luma, *cut)
+    for fraction in CENTRE_CROPS:
+        yield f"cropped {fraction:.1%} from every side", _cropped(luma, *(fraction,) * 4)

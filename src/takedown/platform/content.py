@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.banks.matching import Matcher
+from takedown.banks.matching import BankMatch, Matcher, urgency
+from takedown.banks.service import UNDER_REVIEW
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph, chunks
@@ -24,7 +25,6 @@ from takedown.media.signals import SIGNAL_TYPES, Signal
 from takedown.media.storage import MediaStore
 from takedown.platform.actions import ActionLedger, content_action
 from takedown.store.tables import (
-    CaseContentRow,
     CaseRow,
     ContentMediaRow,
     ContentRow,
@@ -156,25 +156,28 @@ class ContentRegistry:
 
     def _screen(self, row: ContentRow, parent: ContentRow | None, media_ids: list[int],
                 media: list[PreparedMedia]) -> tuple[ScreeningVerdict, int | None, str | None]:
-        """Act on bank matches (exact or perceptual, per the bank's action); block
-        reposts of removed content; restrict copies of content under review."""
-        matches = self.matcher.against_banks([s for m in media for s in m.signals])
-        if matches:
-            best = matches[0]  # the most urgent bank's nearest match
-            case_id = self.desk.record({row.id}, best)
-            verdict = {"block": ScreeningVerdict.BLOCK, "restrict": ScreeningVerdict.RESTRICT,
-                       "review": ScreeningVerdict.ALLOW}[best.action]
-            how = "exactly" if best.distance == 0 else f"at PDQ distance {best.distance}"
-            return verdict, case_id, f"media matches the {best.bank!r} hash bank {how}"
+        """Act on bank matches of each file (exact or perceptual, per the bank's action;
+        a copy of a file of a case under review is restricted and joins that case);
+        block reposts of removed content and restrict reposts of restricted content."""
+        matched: dict[int, BankMatch] = {}  # file -> its most urgent match
+        for media_id, prepared in zip(media_ids, media, strict=True):
+            found = self.matcher.against_banks(prepared.signals)
+            if found:
+                matched[media_id] = found[0]
+        if matched:
+            best = min(matched.values(), key=urgency)
+            case_id = self.desk.record({row.id}, set(matched), best)
+            if case_id is not None:
+                verdict = {"block": ScreeningVerdict.BLOCK, "restrict": ScreeningVerdict.RESTRICT,
+                           "review": ScreeningVerdict.ALLOW}[best.action]
+                how = "exactly" if best.distance == 0 else f"at PDQ distance {best.distance}"
+                what = "a file of a case under review" if best.bank == UNDER_REVIEW else \
+                    f"the {best.bank!r} hash bank"
+                return verdict, case_id, f"media matches {what} {how}"
         if parent is not None and parent.moderation_state != ModerationState.VISIBLE.value:
             verdict = _VERDICT_OF_STATE[parent.moderation_state]
             reason = f"{row.parent_kind}s content that is {parent.moderation_state}"
             return self._act(row, verdict, parent.moderation_case_id, reason)
-        for carrier in self.graph.rows(self.graph.carriers(media_ids) - {row.id}):
-            if carrier.moderation_state == ModerationState.RESTRICTED.value:
-                reason = "media is restricted pending review"
-                return self._act(row, ScreeningVerdict.RESTRICT, carrier.moderation_case_id,
-                                 reason)
         return ScreeningVerdict.ALLOW, None, None
 
     def _act(self, row: ContentRow, verdict: ScreeningVerdict, case_id: int | None,
@@ -201,8 +204,7 @@ class ContentRegistry:
         self.session.flush()
         for case_id in self._open_cases_about([r.id for r in changed]):
             state = self.book.state(case_id)
-            cluster = self.graph.case_cluster(case_id)
-            events = reach_event(state, self.graph.reach(cluster))
+            events = reach_event(state, self.graph.reach(self.graph.case_items(case_id)))
             if events:
                 self.book.append(case_id, events)
         return len(changed), sorted(set(by_id) - set(rows))
@@ -212,16 +214,7 @@ class ContentRegistry:
         if not content_ids or not self.session.scalar(
                 select(CaseRow.id).where(CaseRow.status.in_(open_statuses)).limit(1)):
             return set()
-        # Reposts reach their case through their ancestors; copies through their media.
-        related = self.graph.ancestors_or_self(content_ids)
-        related |= self.graph.ancestors_or_self(
-            self.graph.carriers(self.graph.media_of(related)))
-        cases: set[int] = set()
-        for batch in chunks(related):
-            cases.update(self.session.scalars(
-                select(CaseContentRow.case_id).join(CaseRow)
-                .where(CaseContentRow.content_id.in_(batch), CaseRow.status.in_(open_statuses))))
-        return cases
+        return self.book.cases_about(self.graph, content_ids, statuses=open_statuses)
 
 
 def _observe(row: ContentRow, update: ReachUpdate) -> bool:

@@ -66,6 +66,8 @@ class MediaRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     mime: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
+    # When this file's references (see media.signals.SignalType.references) were stored.
+    references_at: Mapped[datetime | None]
 
 
 class SignalRow(Base):
@@ -157,6 +159,39 @@ class CaseContentRow(Base):
     __tablename__ = "case_content"
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     content_id: Mapped[int] = mapped_column(ForeignKey("content.id"), primary_key=True, index=True)
+
+
+class CaseMediaRow(Base):
+    """The media files a case is about: a reported post's only file, a file that
+    matched a bank, copies (exact or perceptual) of those, and files a reviewer
+    confirmed. A post's other files never join: an album's harmless picture stays out,
+    and so do the other posts that carry it."""
+
+    __tablename__ = "case_media"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), primary_key=True, index=True)
+    # reported (a reported post's only file), bank (matched a bank), reviewer (named by
+    # a reviewer), copy (an exact or perceptual copy of one of those). All but copies
+    # are matched with their references; copies as they are, so matches never chain.
+    via: Mapped[str] = mapped_column(String(20))
+    copy_of: Mapped[int | None] = mapped_column(ForeignKey("media.id"))
+    distance: Mapped[int | None]  # for a copy: PDQ bits from the file it copies
+    bank: Mapped[str | None] = mapped_column(String(100))  # for via=bank
+    added_at: Mapped[datetime]
+
+
+class MediaReferenceRow(Base):
+    """A file's reference signals, computed once from its bytes: for an image its hash
+    after each edit re-uploaders make, for a video every frame."""
+
+    __tablename__ = "media_references"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"),
+                                          index=True)
+    signal_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    quality: Mapped[int | None]
+    note: Mapped[str | None] = mapped_column(String(200))
 
 
 class ReportRow(Base):
