@@ -69,7 +69,8 @@ def decide(
     """`violation` removes every item carrying a confirmed file (`media`, by default the
     case's files) or a copy of one, exact or perceptual, with every repost and quote;
     banks those files so that they are blocked on upload; and acts on their uploaders as
-    the policy says. Anything else the case had restricted is restored. A child-safety `no_violation` is only proposed until a second child-safety
+    the policy says. Anything else the case had restricted is restored. A child-safety
+    `no_violation` is only proposed until a second child-safety
     specialist confirms it; the content stays restricted until then."""
     status, payload = system.decide(case_id, reviewer, body.outcome, body.notes, body.category,
                                     idempotency_key, body.model_dump(mode="json"),

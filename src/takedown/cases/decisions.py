@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.cases.casebook import CaseBook, MediaLink
-from takedown.cases.enforcement import Enforcement
+from takedown.cases.enforcement import Enforcement, media_ids
 from takedown.cases.graph import chunks
 from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
@@ -89,10 +89,7 @@ class DecisionDesk:
         copies), and any the reviewer names."""
         linked = self.enforcement.graph.case_media(case_id)
         own = {m for m, row in linked.items() if row.via != MediaVia.COPY.value}
-        if not named:
-            return own
-        return own | {m for batch in chunks(named) for m in self.session.scalars(
-            select(MediaRow.id).where(MediaRow.sha256.in_(batch)))}
+        return own | media_ids(self.session, named or ())
 
     def _events(self, state: CaseState, reviewer: Reviewer, outcome: Outcome, notes: str,
                 category: Category | None, reason: str | None, question: str | None,

@@ -14,6 +14,7 @@ suspended; whatever else the case had restricted is restored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -124,24 +125,8 @@ class Enforcement:
         elif state.decided_outcome is Outcome.NO_VIOLATION:
             self._lift_restriction(case_id, state, step)
 
-    def confirmed(self, case_id: int, state: CaseState) -> Removal:
-        """What the decided violation reaches: items carrying a confirmed file (or a
-        copy of one), with their reposts and quotes; reported items with no file
-        (their text is the violation); and, when no file was confirmed, the reported
-        items themselves."""
-        media = self.graph.case_media(case_id)
-        named = self._media_ids(state.confirmed_media) if state.confirmed_media is not None \
-            else set(media)
-        confirmed = named | {m for m, row in media.items() if row.copy_of in named}
-        subjects = self.graph.case_subjects(case_id)
-        files = self.graph.files(subjects)
-        textual = {i for i, f in files.items() if not f} | (subjects if not confirmed else set())
-        carriers = self.graph.carriers(confirmed)
-        return Removal(self.graph.subtree(carriers | textual), confirmed,
-                       carriers or textual)
-
     def _remove_confirmed(self, case_id: int, state: CaseState, step: str) -> None:
-        removal = self.confirmed(case_id, state)
+        removal = confirmed_removal(self.session, case_id, state)
         rows = self.graph.rows(removal.items)
         live = [r for r in rows if r.moderation_state != ModerationState.REMOVED.value]
         self._content_actions(ActionKind.REMOVE, live, case_id, state, step,
@@ -183,9 +168,6 @@ class Enforcement:
             content_action(kind, r, step=step, case_id=case_id, reason=reason,
                            category=category, priority=urgency) for r in rows)
 
-    def _media_ids(self, sha256s: tuple[str, ...]) -> set[int]:
-        return {m for batch in chunks(sha256s) for m in self.session.scalars(
-            select(MediaRow.id).where(MediaRow.sha256.in_(batch)))}
 
     def _bank(self, case_id: int, media: set[int], state: CaseState) -> int:
         """The confirmed files go into the `confirmed` bank, so that the same file, or a
@@ -220,3 +202,25 @@ class Enforcement:
                            category=state.category.value, priority=priority(state, self.policy))
             for platform, author in accounts)
         return len(accounts)
+
+
+def confirmed_removal(session: Session, case_id: int, state: CaseState) -> Removal:
+    """What a decided violation reaches: items carrying a confirmed file (or a copy of
+    one), with their reposts and quotes; reported items with no file (their text is the
+    violation); and, when no file was confirmed, the reported items themselves."""
+    graph = ContentGraph(session)
+    media = graph.case_media(case_id)
+    named = media_ids(session, state.confirmed_media) if state.confirmed_media is not None \
+        else set(media)
+    confirmed = named | {m for m, row in media.items() if row.copy_of in named}
+    subjects = graph.case_subjects(case_id)
+    textual = {i for i, f in graph.files(subjects).items() if not f}
+    if not confirmed:
+        textual |= subjects
+    carriers = graph.carriers(confirmed)
+    return Removal(graph.subtree(carriers | textual), confirmed, carriers or textual)
+
+
+def media_ids(session: Session, sha256s: Iterable[str]) -> set[int]:
+    return {m for batch in chunks(sha256s) for m in session.scalars(
+        select(MediaRow.id).where(MediaRow.sha256.in_(batch)))}

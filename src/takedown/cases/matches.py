@@ -35,7 +35,7 @@ class MatchDesk:
             self.book.open().id
         self.book.link_media(case_id, {m: MediaLink(MediaVia.BANK, bank=match.bank)
                                        for m in media})
-        state, seq = self.book.append(case_id, [NewEvent(EventType.HASH_MATCHED, {
+        _, seq = self.book.append(case_id, [NewEvent(EventType.HASH_MATCHED, {
             "bank": match.bank, "entry_id": match.entry_id, "signal_type": match.signal_type,
             "distance": match.distance, "category": match.category})])
         self._act(case_id, seq, items, match, f"matches the {match.bank!r} hash bank")

@@ -104,8 +104,9 @@ class Sweeper:
         found: dict[int, Copy] = {}
         for original in sorted(originals):
             for copy in self._sweep(original, distance):
-                if copy.media_id not in originals and (
-                        copy.media_id not in found or copy.distance < found[copy.media_id].distance):
+                known = found.get(copy.media_id)
+                if copy.media_id not in originals and (known is None
+                                                       or copy.distance < known.distance):
                     found[copy.media_id] = copy
         return found
 

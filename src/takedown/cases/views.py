@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, not_, or_, select
+from sqlalchemy import func, not_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from takedown.access import report_for_token
 from takedown.cases.casebook import CaseBook
+from takedown.cases.enforcement import confirmed_removal
 from takedown.cases.graph import ContentGraph, chunks
 from takedown.clock import utcnow
 from takedown.domain.case import CaseState, EventType, in_specialists_queue
 from takedown.domain.policy import Policy
+from takedown.domain.vocabulary import ActionKind, CaseStatus
 from takedown.errors import NotFound
-from takedown.notify.reporter import reporter_status
+from takedown.notify.reporter import Tally, reporter_status
 from takedown.store.tables import (
     ActionRow,
     CaseEventRow,
@@ -184,11 +186,41 @@ def actions(session: Session, *, case_id: int | None, platform_id: int | None,
     return [action_view(a) for a in session.scalars(query.limit(limit).offset(offset))]
 
 
+def tally(session: Session, case_id: int, state: CaseState) -> Tally | None:
+    """How far the platform has carried out the case's action: after a violation, the
+    removal of every item the decision reaches; while restricted, the restriction."""
+    if state.status is CaseStatus.CLOSED_VIOLATION:
+        removal = confirmed_removal(session, case_id, state)
+        return Tally(len(removal.items), _acknowledged(session, removal.items, ActionKind.REMOVE),
+                     blocked=bool(removal.media))
+    if state.restricted and not state.status.is_closed:
+        items = ContentGraph(session).case_items(case_id)
+        return Tally(len(items), _acknowledged(session, items, ActionKind.RESTRICT))
+    return None
+
+
+def _acknowledged(session: Session, items: set[int], kind: ActionKind) -> int:
+    """Items whose `kind` action (or a removal, which hides them as well) the platform
+    has acknowledged."""
+    kinds = {kind.value, ActionKind.REMOVE.value}
+    done = 0
+    for batch in chunks(items):
+        targets = select(ContentRow.platform_id, ContentRow.external_id).where(
+            ContentRow.id.in_(batch))
+        done += len(set(session.execute(
+            select(ActionRow.platform_id, ActionRow.target_id).where(
+                ActionRow.target_type == "content", ActionRow.kind.in_(kinds),
+                ActionRow.status == "delivered",
+                tuple_(ActionRow.platform_id, ActionRow.target_id).in_(targets)))))
+    return done
+
+
 def report_status(session: Session, policy: Policy, report_id: str,
                   token: str) -> dict[str, Any]:
     report = report_for_token(session, report_id, token)
     case = session.get(CaseRow, report.case_id)
     assert case is not None  # reports reference cases by foreign key
-    told = reporter_status(CaseBook(session, policy).state(case.id), report.id)
+    state = CaseBook(session, policy).state(case.id)
+    told = reporter_status(state, report.id, tally(session, case.id, state))
     return {"report_id": report.id, "received_at": report.created_at, "status": told.status,
             "message": told.message, "question": told.question, "updated_at": case.updated_at}

@@ -17,13 +17,11 @@ from takedown.store.tables import ReportRow
 
 MESSAGES = {
     "received": "Your report is stored and waiting for a human reviewer.",
-    "restricted": "The content is hidden while a human reviewer looks at your report.",
     "information_requested": "A reviewer needs more information from you before deciding "
                              "(see `question`). Answer with POST /v1/reports/{id}/information "
                              "and your status token. The review goes on meanwhile.",
     "awaiting_second_review": "A reviewer found no violation; a second, senior reviewer must "
                               "confirm that before anything is closed. The content stays hidden.",
-    "action_taken": "The content and its copies were removed.",
     "no_violation_one": "A reviewer found that the content does not break the rules or the "
                         "law.",
     "no_violation_two": "Two reviewers found that the content does not break the rules or the "
@@ -40,12 +38,53 @@ class ReporterStatus:
     question: str | None
 
 
-def reporter_status(state: CaseState, report_id: str) -> ReporterStatus:
+@dataclass(frozen=True)
+class Tally:
+    """What the platform has done to the items an action is for (the reported post
+    and its copies): `done` it has acknowledged; the rest are still visible there."""
+
+    items: int
+    done: int
+    blocked: bool = False  # the files are banked: new uploads of them are refused
+
+    @property
+    def still_visible(self) -> int:
+        return self.items - self.done
+
+
+def reporter_status(state: CaseState, report_id: str, tally: Tally | None = None) -> ReporterStatus:
     """One report's status as its reporter sees it: the case's, unless the report was
-    set aside. A removal is reported whoever's report led to it."""
+    set aside. A removal is reported whoever's report led to it, in numbers, and only
+    as far as the platform has carried it out."""
     status, key = _status(state, report_id)
     question = state.question if status == "information_requested" else None
-    return ReporterStatus(status, MESSAGES[key].replace("{id}", report_id), question)
+    if key in ("action_taken", "restricted"):
+        message = _done(key, tally or Tally(0, 0))
+    else:
+        message = MESSAGES[key].replace("{id}", report_id)
+    return ReporterStatus(status, message, question)
+
+
+def _copies(items: int) -> str:
+    copies = items - 1
+    if copies <= 0:
+        return "The post"
+    return f"The post and {copies:,} {'copy' if copies == 1 else 'copies'}"
+
+
+def _done(key: str, tally: Tally) -> str:
+    verb, while_ = ("removed", "") if key == "action_taken" else \
+        ("hidden", " while a human reviewer looks at your report")
+    if tally.items == 0:
+        return ("The content was found to break the rules or the law." if key == "action_taken"
+                else "Your report is stored and waiting for a human reviewer.")
+    blocked = "; future uploads of it are blocked" if tally.blocked else ""
+    if tally.still_visible == 0:
+        were = "was" if tally.items == 1 else "were"
+        return f"{_copies(tally.items)} {were} {verb}{while_}{blocked}."
+    being = "is being" if tally.items == 1 else "are being"
+    return (f"{_copies(tally.items)} {being} {verb}{while_}: {tally.done:,} done so far, "
+            f"{tally.still_visible:,} still visible until the platform acts{blocked}.")
 
 
 def _status(state: CaseState, report_id: str) -> tuple[str, str]:
