@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -122,6 +123,37 @@ def test_deciding_a_case_end_to_end(console: Console) -> None:
     assert console.system.content_state(platform, "post")["moderation_state"] == "removed"
 
 
+def test_a_reviewer_ticks_which_file_of_an_album_is_abusive(console: Console) -> None:
+    system = console.system
+    platform = system.platform_named("net")
+    meme, abuse = generated_photo(40, (480, 360)), generated_photo(41, (480, 360))
+    system.register_content(platform, ContentSubmission("meme", "acct-meme", _when()),
+                            [MediaInput(data=meme)])
+    system.register_content(platform, ContentSubmission("album", "acct-album", _when()),
+                            [MediaInput(data=abuse), MediaInput(data=meme)])
+    system.submit_report(ReportSubmission(category=Category.CHILD_SEXUAL_ABUSE,
+                                          relation=Relation.PARENT_GUARDIAN,
+                                          content_ids=["album"]), None, {})
+    case_id = int(system.content_state(platform, "album")["case_id"])
+    page = console.page("ana")
+    page.goto(f"{console.url}/console/cases/{case_id}")
+    boxes = page.locator("#abusive-files input[name=media]")
+    assert boxes.count() == 2 and not boxes.nth(0).is_checked()  # neither matched anything
+    page.check("input[value=violation]")
+    page.click("#submit-decision")
+    assert "Tick the files that are abusive" in page.get_by_role("alert").inner_text()
+    page.check(f"#abusive-files input[value='{hashlib.sha256(abuse).hexdigest()}']")
+    page.check("input[value=violation]")
+    page.click("#submit-decision")
+    assert page.get_by_role("status").inner_text() == "Recorded: closed violation."
+    state = {c: system.content_state(platform, c)["moderation_state"] for c in ("album", "meme")}
+    assert state == {"album": "removed", "meme": "visible"}
+    sha = hashlib.sha256(abuse).hexdigest()
+    assert "confirmed" in page.locator(f".media-item[data-sha='{sha}']").inner_text()
+    assert "not in the case" in page.locator(
+        f".media-item[data-sha='{hashlib.sha256(meme).hexdigest()}']").inner_text()
+
+
 def filters(page, index: int = 0) -> str:  # type: ignore[no-untyped-def]
     return str(page.locator(".media-item img").nth(index).evaluate(
         "element => getComputedStyle(element).filter"))
@@ -136,7 +168,7 @@ def test_media_is_blurred_and_grey_until_a_reviewer_chooses(console: Console) ->
     assert "blur(18px)" in filters(page) and "grayscale(1)" in filters(page)
     size = page.locator(".media-item img").evaluate("i => [i.naturalWidth, i.naturalHeight]")
     assert max(size) <= 320  # a thumbnail, not the file
-    assert page.locator(".item-count").inner_text() == "1 item(s)"
+    assert page.locator(".item-count").inner_text() == "file 1 · 1 item(s) · reported"
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/console-case.png", full_page=True)
     page.click("button[data-toggle=blurred]")

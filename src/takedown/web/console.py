@@ -154,17 +154,23 @@ def console_router(system: Takedown) -> APIRouter:
     @router.post("/cases/{case_id}/decide")
     def decide(request: Request, case_id: int, outcome: str = Form(...),
                csrf: str = Form(...), notes: str = Form(""), category: str = Form(""),
-               reason: str = Form(""), question: str = Form("")) -> Response:
+               reason: str = Form(""), question: str = Form(""),
+               media: list[str] = Form([]), media_shown: str = Form(""),
+               no_file: str = Form("")) -> Response:
         reviewer = form_sender(request, csrf)
         if reviewer is None:
             return to_login()
         back = f"/console/cases/{case_id}"
+        files: list[str] | None = [] if no_file else media or None
+        if outcome == Outcome.VIOLATION.value and files is None and media_shown:
+            return back_to(back, error="Tick the files that are abusive, or “No file is "
+                                       "abusive” if the text is the violation.")
         try:
             _, result = system.decide(
                 case_id, reviewer, Outcome(outcome), notes,
                 Category(category) if category else None, None, {},  # no idempotency key
                 client_of(request), reason.split("|", 1)[1] if "|" in reason else None,
-                question.strip() or None)
+                question.strip() or None, files)
         except (TakedownError, ValueError) as exc:
             message = exc.message if isinstance(exc, TakedownError) else "unknown outcome"
             return back_to(back, error=message)
