@@ -16,7 +16,8 @@ from takedown.banks.formats import Record
 from takedown.clock import utcnow
 from takedown.domain.vocabulary import Category
 from takedown.errors import Conflict, Invalid, NotFound
-from takedown.media.signals import SIGNAL_TYPES, Signal, signal_type
+from takedown.index.hamming import MAX_RADIUS
+from takedown.media.signals import DEFAULT_DISTANCE, SIGNAL_TYPES, Signal, signal_type
 from takedown.store.tables import BankEntryRow, BankRow, SignalChangeRow
 
 ACTIONS = ("block", "restrict", "review")
@@ -28,12 +29,12 @@ UNDER_REVIEW = "under_review"
 # Banks every installation has. NCMEC's hashes are of verified CSAM: block. StopNCII's
 # are submitted by the people depicted, unverified: hide and let a human look.
 DEFAULT_BANKS = {
-    CONFIRMED: ("block", 31, Category.CHILD_SEXUAL_ABUSE,
+    CONFIRMED: ("block", DEFAULT_DISTANCE, Category.CHILD_SEXUAL_ABUSE,
                 "media of cases a reviewer confirmed as violating"),
-    "ncmec": ("block", 31, Category.CHILD_SEXUAL_ABUSE, "NCMEC hash sharing"),
-    "stopncii": ("restrict", 31, Category.NON_CONSENSUAL_INTIMATE_IMAGERY,
+    "ncmec": ("block", DEFAULT_DISTANCE, Category.CHILD_SEXUAL_ABUSE, "NCMEC hash sharing"),
+    "stopncii": ("restrict", DEFAULT_DISTANCE, Category.NON_CONSENSUAL_INTIMATE_IMAGERY,
                  "StopNCII.org hashes submitted by the people depicted"),
-    UNDER_REVIEW: ("restrict", 31, Category.CHILD_SEXUAL_ABUSE,
+    UNDER_REVIEW: ("restrict", DEFAULT_DISTANCE, Category.CHILD_SEXUAL_ABUSE,
                    "files of cases restricted pending review (takedown's own; each entry "
                    "carries its case and leaves when the case is decided)"),
 }
@@ -61,8 +62,8 @@ class BankBook:
         if action not in ACTIONS:
             raise Invalid(f"bank action must be one of {', '.join(ACTIONS)}",
                           fields=[{"field": "action", "message": "unknown action"}])
-        if not 0 <= pdq_distance <= 31:
-            raise Invalid("pdq_distance must be within 0..31",
+        if not 0 <= pdq_distance <= MAX_RADIUS:
+            raise Invalid(f"pdq_distance must be within 0..{MAX_RADIUS}",
                           fields=[{"field": "pdq_distance", "message": "out of range"}])
         if self.session.get(BankRow, name) is not None:
             raise Conflict(f"a bank named {name!r} exists already")

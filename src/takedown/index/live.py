@@ -43,18 +43,14 @@ class Hit:
     distance: int
 
 
-def hashes_of(kind: str, value: str, quality: int | None) -> list[str]:
-    """The hashes worth indexing, as the signal's type says (quality gate applied)."""
-    signal_type = perceptual(kind)
-    return signal_type.hashes(value, quality)[:MAX_POSITIONS] if signal_type else []
-
-
 class LiveIndex:
     def __init__(self, kind: str) -> None:
         assert kind in ("bank", "media")
         self.kind = kind
-        self.index = HammingIndex()
-        self.present: dict[int, int] = {}  # ref id -> number of hashes indexed
+        # One index per index class the signal types name (today one: PDQ and vPDQ
+        # frames are all 256-bit PDQ hashes, in one HammingIndex).
+        self.indexes: dict[type[HammingIndex], HammingIndex] = {}
+        self.present: dict[int, tuple[HammingIndex, int]] = {}  # ref id -> index, hashes
         self.seen_upto = 0
         self.gaps: dict[int, float] = {}  # feed ids skipped over -> when first missed
         self.lock = threading.Lock()
@@ -91,19 +87,27 @@ class LiveIndex:
         return [(r.id, r.op, r.ref_id) for r in rows if r.kind == self.kind]
 
     def _remove(self, refs: list[int]) -> None:
-        labels = [(r << FRAME_BITS) | k for r in refs for k in range(self.present.pop(r))]
-        self.index.remove(labels)
+        for ref in refs:
+            index, count = self.present.pop(ref)
+            index.remove((ref << FRAME_BITS) | k for k in range(count))
 
     def _add(self, session: Session, refs: list[int]) -> None:
-        labels: list[int] = []
-        hexes: list[str] = []
+        labels: dict[HammingIndex, list[int]] = {}
+        hexes: dict[HammingIndex, list[str]] = {}
         for ref_id, kind, value, quality in self._values(session, refs):
-            hashes = hashes_of(kind, value, quality)
-            self.present[ref_id] = len(hashes)
-            labels.extend((ref_id << FRAME_BITS) | k for k in range(len(hashes)))
-            hexes.extend(hashes)
-        if labels:
-            self.index.add(np.array(labels, dtype=np.int64), words_from_hex(hexes))
+            signal_type = perceptual(kind)
+            if signal_type is None:
+                continue
+            index = self.indexes.setdefault(signal_type.index_class,
+                                            signal_type.index_class())
+            hashes = signal_type.hashes(value, quality)[:MAX_POSITIONS]
+            self.present[ref_id] = (index, len(hashes))
+            labels.setdefault(index, []).extend((ref_id << FRAME_BITS) | k
+                                                for k in range(len(hashes)))
+            hexes.setdefault(index, []).extend(hashes)
+        for index, wanted in labels.items():
+            if wanted:
+                index.add(np.array(wanted, dtype=np.int64), words_from_hex(hexes[index]))
 
     def _values(self, session: Session,
                 refs: list[int]) -> Iterable[tuple[int, str, str, int | None]]:
@@ -122,17 +126,18 @@ class LiveIndex:
     def positions(self, ref_id: int) -> int:
         """How many hashes of this row are indexed (a video's usable frames)."""
         with self.lock:
-            return self.present.get(ref_id, 0)
+            return self.present.get(ref_id, (None, 0))[1]
 
     def search(self, session: Session, hashes: list[str], radius: int) -> list[Hit]:
         self.sync(session)
         if not hashes:
             return []
+        words = words_from_hex(hashes)
         with self.lock:
-            hits = self.index.search(words_from_hex(hashes), radius)
+            found = [index.search(words, radius) for index in self.indexes.values()]
         return [Hit(int(q), int(label) >> FRAME_BITS, int(label) & ((1 << FRAME_BITS) - 1),
-                    int(d)) for q, label, d in zip(hits.query, hits.label, hits.distance,
-                                                   strict=True)]
+                    int(d)) for hits in found
+                for q, label, d in zip(hits.query, hits.label, hits.distance, strict=True)]
 
 
 class Indexes:

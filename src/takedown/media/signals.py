@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from takedown.index.hamming import HammingIndex
 from takedown.media import pdq as pdq_math
 from takedown.media.decode import DecodeLimits, Frame, image_luma, video_frames
 
@@ -113,6 +114,9 @@ class PerceptualType(SignalType):
     """A sequence of PDQ hashes, matched within a Hamming distance in one index."""
 
     exact = False
+    # Types sharing an index class share one index, so that they match each other (a
+    # video's frames and pictures are all PDQ hashes).
+    index_class: ClassVar[type[HammingIndex]] = HammingIndex
     match_distance: ClassVar[int] = pdq_math.MATCH_DISTANCE
     min_quality: ClassVar[int] = pdq_math.MIN_QUALITY  # upstream discards hashes below
     sequence: ClassVar[bool]  # many hashes in time (a video), or one (an image)
@@ -289,9 +293,11 @@ def parse_vpdq(value: str) -> list[tuple[int, int, str, float]]:
 
 
 SIGNAL_TYPES: dict[str, SignalType] = {t.name: t for t in (SHA256(), MD5(), PDQ(), VPDQ())}
-EXACT = tuple(name for name, t in SIGNAL_TYPES.items() if t.exact)
 PERCEPTUAL: dict[str, PerceptualType] = {
     name: t for name, t in SIGNAL_TYPES.items() if isinstance(t, PerceptualType)}
+
+
+DEFAULT_DISTANCE = PerceptualType.match_distance  # a new bank's, unless it says otherwise
 
 
 def compute_signals(data: bytes, mime: str | None,
