@@ -46,6 +46,14 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_media_references_media_id"), "media_references", ["media_id"],
                     unique=False)
+    # Cases opened before: each reported post with exactly one file is about that file
+    # (what intake now records), so that their decisions bank and remove it.
+    op.execute(sa.text("""
+        INSERT INTO case_media (case_id, media_id, via, added_at)
+        SELECT DISTINCT cc.case_id, cm.media_id, 'reported', CURRENT_TIMESTAMP
+        FROM case_content cc JOIN content_media cm ON cm.content_id = cc.content_id
+        WHERE (SELECT count(*) FROM content_media x WHERE x.content_id = cc.content_id) = 1
+    """))
 
 
 def downgrade() -> None:
