@@ -159,6 +159,17 @@ def test_copies_uploaded_during_review_are_restricted_and_join_the_case(
     assert set(states(client, keys.api, "orig", "during", "exact").values()) == {"removed"}
 
 
+def test_a_copy_uploaded_while_an_unhidden_case_is_reviewed_joins_it_unhidden(
+        client: TestClient, keys: Keys, system: Takedown) -> None:
+    post(client, keys, "orig", ABUSE)
+    report(client, content_ids=["orig"], relation="other_user")  # not trusted to restrict
+    case_id = only_case(client, keys.bearer("specialist"))["id"]
+    during = post(client, keys, "during", edited(ABUSE, crop_side(0.06, "left")))
+    assert (during["verdict"], during["case_id"]) == ("allow", case_id)
+    decide(client, keys, case_id)
+    assert set(states(client, keys.api, "orig", "during").values()) == {"removed"}
+
+
 def test_a_dismissal_releases_the_held_files(client: TestClient, keys: Keys,
                                              system: Takedown) -> None:
     post(client, keys, "orig", ABUSE)

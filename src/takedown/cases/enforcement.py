@@ -76,13 +76,11 @@ class Enforcement:
     def restrict(self, case_id: int, state: CaseState, step: str, reason: str,
                  items: set[int] | None = None) -> int:
         """Hide pending human review: these items and their reposts and quotes, or
-        (by default) everything the case reaches, copies found now included; then
-        hold the case's files, so that a copy uploaded meanwhile is hidden too."""
+        (by default) everything the case reaches, copies found now included."""
         joined: set[int] = set()
         if items is None:
             joined = self.join_copies(case_id)
             targets = self.graph.case_items(case_id)
-            self.hold(case_id)
         else:
             targets = self.graph.subtree(items)
         visible = [r for r in self.graph.rows(targets)
@@ -106,7 +104,8 @@ class Enforcement:
         return len(live)
 
     def hold(self, case_id: int) -> int:
-        """Put the references of the case's own files in the `under_review` bank."""
+        """Put the references of the case's own files in the `under_review` bank: an
+        upload that matches one joins the case (and is hidden if the case is)."""
         if self.sweeper is None:
             return 0
         originals = [m for m, row in self.graph.case_media(case_id).items()

@@ -223,9 +223,12 @@ class ReportIntake:
 
     def _restrict_first(self, case_id: int, state: CaseState, seq: int,
                         sub: ReportSubmission) -> None:
+        """Hold the case's files (copies uploaded during review join it), and hide
+        everything the case reaches when the reporter is one the policy trusts."""
         rules = self.policy.for_category(sub.category)
         if state.status.is_closed or not rules.restrict_first:
             return
+        self.enforcement.hold(case_id)
         if sub.relation not in rules.restrict_first_relations:
             return
         self.enforcement.restrict(

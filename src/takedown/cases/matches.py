@@ -5,6 +5,8 @@ case as a copy and is hidden like the rest of it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,12 @@ from takedown.domain.vocabulary import MediaVia
 from takedown.store.tables import BankEntryRow, BankRow, CaseMediaRow, MediaReferenceRow
 
 
+@dataclass(frozen=True)
+class Recorded:
+    case_id: int
+    action: str  # what was done to the items: block, restrict or review (nothing yet)
+
+
 class MatchDesk:
     def __init__(self, session: Session, book: CaseBook, enforcement: Enforcement) -> None:
         self.session = session
@@ -26,7 +34,7 @@ class MatchDesk:
         self.enforcement = enforcement
         self.graph = ContentGraph(session)
 
-    def record(self, items: set[int], media: set[int], match: BankMatch) -> int | None:
+    def record(self, items: set[int], media: set[int], match: BankMatch) -> Recorded | None:
         """Open or join the case about these files, record the match, and act on the
         items carrying them. None when the match was of a case decided meanwhile."""
         if match.bank == UNDER_REVIEW:
@@ -38,11 +46,12 @@ class MatchDesk:
         _, seq = self.book.append(case_id, [NewEvent(EventType.HASH_MATCHED, {
             "bank": match.bank, "entry_id": match.entry_id, "signal_type": match.signal_type,
             "distance": match.distance, "category": match.category})])
-        self._act(case_id, seq, items, match, f"matches the {match.bank!r} hash bank")
-        return case_id
+        self._act(case_id, seq, items, match.action, f"matches the {match.bank!r} hash bank")
+        return Recorded(case_id, match.action)
 
     def _join_under_review(self, items: set[int], media: set[int],
-                           match: BankMatch) -> int | None:
+                           match: BankMatch) -> Recorded | None:
+        """A copy of a file of an open case joins it; hidden if the case is hidden."""
         case_id = match.case_id
         if case_id is None:
             return None
@@ -56,8 +65,9 @@ class MatchDesk:
         _, seq = self.book.append(case_id, [NewEvent(EventType.COPY_JOINED, {
             "items": len(items), "files": len(new), "distance": match.distance,
             "signal_type": match.signal_type})])
-        self._act(case_id, seq, items, match, "copies a file of a case under review")
-        return case_id
+        action = "restrict" if state.restricted else "review"
+        self._act(case_id, seq, items, action, "copies a file of a case under review")
+        return Recorded(case_id, action)
 
     def _original(self, case_id: int, entry_id: int) -> int | None:
         """The case's file whose reference the matched entry is."""
@@ -70,13 +80,13 @@ class MatchDesk:
                 MediaReferenceRow.signal_type == entry.signal_type,
                 MediaReferenceRow.value == entry.value))
 
-    def _act(self, case_id: int, seq: int, items: set[int], match: BankMatch,
+    def _act(self, case_id: int, seq: int, items: set[int], action: str,
              reason: str) -> None:
         state = self.book.state(case_id)
         step = f"case:{case_id}:event:{seq}"
-        if match.action == "block":
+        if action == "block":
             self.enforcement.remove(case_id, state, step, reason, items)
-        elif match.action == "restrict":
+        elif action == "restrict":
             self.enforcement.restrict(case_id, state, step, reason, items)
 
     def sweep(self, sweeper: Sweeper, entries: list[BankEntryRow]) -> int:

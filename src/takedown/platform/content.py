@@ -166,10 +166,11 @@ class ContentRegistry:
                 matched[media_id] = found[0]
         if matched:
             best = min(matched.values(), key=urgency)
-            case_id = self.desk.record({row.id}, set(matched), best)
-            if case_id is not None:
+            recorded = self.desk.record({row.id}, set(matched), best)
+            if recorded is not None:
+                case_id = recorded.case_id
                 verdict = {"block": ScreeningVerdict.BLOCK, "restrict": ScreeningVerdict.RESTRICT,
-                           "review": ScreeningVerdict.ALLOW}[best.action]
+                           "review": ScreeningVerdict.ALLOW}[recorded.action]
                 how = "exactly" if best.distance == 0 else f"at PDQ distance {best.distance}"
                 what = "a file of a case under review" if best.bank == UNDER_REVIEW else \
                     f"the {best.bank!r} hash bank"
