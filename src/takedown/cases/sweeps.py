@@ -48,6 +48,7 @@ class References:
         if media is None:
             return []
         if media.references_at is None:
+            self.session.refresh(media, with_for_update=True)  # one writer per file
             self.save(media, compute(self.store, media.sha256, media.mime, self.limits))
         return [Signal(r.signal_type, r.value, r.quality, note=r.note)
                 for r in self.session.scalars(select(MediaReferenceRow).where(
@@ -74,7 +75,7 @@ class References:
         for media_id, sha256, mime in missing:
             signals = compute(store, sha256, mime, limits or DecodeLimits())
             with db.transaction() as s:
-                row = s.get(MediaRow, media_id)
+                row = s.get(MediaRow, media_id, with_for_update=True)
                 if row is not None:
                     References(s, store, limits).save(row, signals)
 
