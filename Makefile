@@ -38,6 +38,7 @@ demo: $(STAMP)
 ## Benchmarks, each beside its baseline (minutes; figures go to docs/performance.md).
 bench: $(STAMP)
 	$(BIN)/python -m bench.hash_bench
+	$(BIN)/python -m bench.matching_bench
 	$(BIN)/python -m bench.index_bench --sizes 1000000 10000000
 	$(BIN)/python -m bench.sweep_bench
 	$(BIN)/python -m bench.vpdq_bench
