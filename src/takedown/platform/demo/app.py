@@ -3,28 +3,43 @@ takedown, forwards view counts, and obeys takedown's signed action webhooks.
 
 It keeps its own small SQLite database, apart from takedown's, as a real platform
 would. It is a teaching aid, not a product: no accounts to log in, no feeds.
+
+A post carries any number of harmless generated files (an album): photos (altered by
+any of the re-uploaders' edits), other harmless pictures, videos and re-cut clips of
+them, frames grabbed from a video, slideshows. Each is described by a `MediaSpec`,
+generated on first use, kept under `demo-media/`, served at `/demo/media/{post}/{n}`
+and registered with takedown by that URL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import Boolean, Float, Integer, String, Text, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from takedown.platform.demo.media import altered_copies, generated_photo
+from takedown.platform.demo.edits import EDITS, clip, frame_at, generated_video, slideshow
+from takedown.platform.demo.media import (
+    ALTERATIONS,
+    altered_copies,
+    generated_photo,
+    harmless_photo,
+)
 from takedown.platform.webhooks import SignatureError, verify
 
 
@@ -52,6 +67,15 @@ class DemoPost(_Base):
     case_id: Mapped[int | None] = mapped_column(Integer)
 
 
+class DemoPostMedia(_Base):
+    """The files of a post, in order (`media_file` is the first, as it always was)."""
+
+    __tablename__ = "post_media"
+    post_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file: Mapped[str] = mapped_column(String(200))
+
+
 class DemoAction(_Base):
     """Every action received, once: the platform's side of deduplication."""
 
@@ -67,17 +91,97 @@ _VISIBILITY_AFTER = {"restrict": "hidden", "remove": "removed", "restore": "visi
 _VERDICT_VISIBILITY = {"allow": "visible", "restrict": "hidden", "block": "blocked"}
 
 
+EDITS_BY_NAME = {e.name: e for e in EDITS}
+VARIANTS = (*ALTERATIONS, *EDITS_BY_NAME)
+VIDEO_SIZE = (320, 240)
+MAX_FILES = 20  # takedown takes up to 20 files per item
+_MIME = {".jpg": "image/jpeg", ".mp4": "video/mp4"}
+_PICTURES = ("photo", "harmless", "frame")
+
+
+def _known_variant(variant: str | None) -> str | None:
+    if variant is not None and variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}: one of {', '.join(ALTERATIONS)} "
+                         "or the name of an edit in takedown.platform.demo.edits.EDITS")
+    return variant
+
+
+class MediaSpec(BaseModel):
+    """One harmless generated file, made on first use and kept."""
+
+    kind: Literal["photo", "harmless", "video", "frame", "slideshow"] = Field(
+        "photo", description="photo: `generated_photo(seed)`, altered by `variant`; "
+                             "harmless: `harmless_photo(seed)`; video: `generated_video(seed)` "
+                             "(320x240), or a re-cut `clip` of it; frame: one frame of that "
+                             "video, at `at` seconds, as a JPEG; slideshow: a video of `slides`.")
+    seed: int = 0
+    variant: str | None = Field(None, description="photo: re-encoded, resized, cropped, "
+                                                  "watermarked, mirrored, greyscaled, or the "
+                                                  "name of any edit in `EDITS`.")
+    seconds: float = Field(10.0, gt=0, le=30, description="video, frame: the video's length.")
+    clip: tuple[float, float] | None = Field(None, description="video: a re-encoded cut of "
+                                                               "it, (start s, length s).")
+    at: float | None = Field(None, ge=0, description="frame: when in the video.")
+    slides: list[MediaSpec] = Field(default_factory=list, max_length=10,
+                                    description="slideshow: the pictures shown in turn.")
+
+    _variant = field_validator("variant")(_known_variant)
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> MediaSpec:
+        if self.variant is not None and self.kind != "photo":
+            raise ValueError("only a photo has a variant")
+        if self.clip is not None:
+            start, length = self.clip
+            if self.kind != "video" or start < 0 or length <= 0 or \
+                    start + length > self.seconds:
+                raise ValueError("clip is (start, length) within a video's seconds")
+        if (self.at is not None) != (self.kind == "frame"):
+            raise ValueError("a frame, and only a frame, needs `at`")
+        if self.at is not None and self.at >= self.seconds:
+            raise ValueError("`at` must fall within the video")
+        if (len(self.slides) > 0) != (self.kind == "slideshow"):
+            raise ValueError("a slideshow, and only a slideshow, has slides")
+        if any(s.kind not in _PICTURES for s in self.slides):
+            raise ValueError("slides are pictures: photo, harmless or frame")
+        return self
+
+    @property
+    def file_name(self) -> str:
+        if self.kind == "photo" and (self.variant is None or self.variant in ALTERATIONS):
+            return f"photo-{self.seed}{'-' + self.variant if self.variant else ''}.jpg"
+        digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        ext = "mp4" if self.kind in ("video", "slideshow") else "jpg"
+        return f"{self.kind}-{self.seed}-{digest}.{ext}"
+
+
 class PostIn(BaseModel):
     id: str = Field(min_length=1, max_length=100)
     author: str = Field(min_length=1, max_length=100)
     text: str = ""
     image_seed: int | None = Field(None, description="Attach the generated photo of this seed.")
     variant: str | None = Field(None, description="Alter that photo first: re-encoded, "
-                                                  "resized, cropped, watermarked, mirrored or "
-                                                  "greyscaled.")
+                                                  "resized, cropped, watermarked, mirrored, "
+                                                  "greyscaled, or any edit in `EDITS`.")
+    media: list[MediaSpec] = Field(default_factory=list, max_length=MAX_FILES,
+                                   description="Files to attach (after the photo of "
+                                               "`image_seed`, if given): an album.")
     repost_of: str | None = None
     quote_of: str | None = None
     created_at: datetime | None = None
+
+    _variant = field_validator("variant")(_known_variant)
+
+    @model_validator(mode="after")
+    def _not_too_many(self) -> PostIn:
+        if len(self.files()) > MAX_FILES:
+            raise ValueError(f"at most {MAX_FILES} files per post")
+        return self
+
+    def files(self) -> list[MediaSpec]:
+        photo = [] if self.image_seed is None else [
+            MediaSpec(kind="photo", seed=self.image_seed, variant=self.variant)]
+        return [*photo, *self.media]
 
 
 class PostsIn(BaseModel):
@@ -119,21 +223,17 @@ class DemoPlatform:
         return [self.create_post(p) for p in posts]
 
     def create_post(self, post: PostIn) -> dict[str, Any]:
-        media_file = None
-        if post.image_seed is not None:
-            media_file = f"photo-{post.image_seed}{'-' + post.variant if post.variant else ''}.jpg"
-            path = self.media_dir / media_file
-            if not path.exists():
-                photo = generated_photo(post.image_seed)
-                path.write_bytes(altered_copies(photo)[post.variant] if post.variant else photo)
+        files = [self.media_file(spec) for spec in post.files()]
         kind = "repost" if post.repost_of else "quote" if post.quote_of else "post"
         with self.lock, self.sessions.begin() as s:
             if s.get(DemoPost, post.id) is None:
                 s.merge(DemoAccount(id=post.author, suspended=False))
                 s.add(DemoPost(id=post.id, author=post.author, text=post.text,
-                               media_file=media_file, kind=kind, views=0, visibility="pending",
-                               parent_id=post.repost_of or post.quote_of))
-        answer = self._register(post, media_file)
+                               media_file=files[0] if files else None, kind=kind, views=0,
+                               visibility="pending", parent_id=post.repost_of or post.quote_of))
+                s.add_all(DemoPostMedia(post_id=post.id, n=n, file=name)
+                          for n, name in enumerate(files))
+        answer = self._register(post, len(files))
         with self.lock, self.sessions.begin() as s:
             row = s.get(DemoPost, post.id)
             assert row is not None
@@ -142,13 +242,14 @@ class DemoPlatform:
             row.case_id = answer.get("case_id")
         return {"id": post.id, "verdict": answer["verdict"], "case_id": answer.get("case_id")}
 
-    def _register(self, post: PostIn, media_file: str | None) -> dict[str, Any]:
+    def _register(self, post: PostIn, files: int) -> dict[str, Any]:
         body: dict[str, Any] = {
             "content_id": post.id, "author_id": post.author, "text": post.text,
             "created_at": (post.created_at or datetime.now(UTC)).isoformat(),
             "url": f"{self.public_url}/demo/posts/{post.id}",
             "repost_of": post.repost_of, "quote_of": post.quote_of,
-            "media": [{"url": f"{self.public_url}/demo/media/{post.id}"}] if media_file else [],
+            "media": [{"url": f"{self.public_url}/demo/media/{post.id}/{n}"}
+                      for n in range(files)],
         }
         response = self.http.post(f"{self.takedown_url}/v1/content", json=body,
                                   headers={"X-Api-Key": self.api_key})
@@ -156,16 +257,56 @@ class DemoPlatform:
         answer: dict[str, Any] = response.json()
         return answer
 
+    # --- media -------------------------------------------------------------------
+
+    def media_file(self, spec: MediaSpec) -> str:
+        """The file's name under `media_dir`, made first if it is not there yet."""
+        path = self.media_dir / spec.file_name
+        if not path.exists():
+            data = self._generate(spec)
+            partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+            partial.write_bytes(data)
+            os.replace(partial, path)  # whole, even with two requests making it at once
+        return path.name
+
+    def _bytes(self, spec: MediaSpec) -> bytes:
+        return (self.media_dir / self.media_file(spec)).read_bytes()
+
+    def _generate(self, spec: MediaSpec) -> bytes:
+        if spec.kind == "photo":
+            if spec.variant is None:
+                return generated_photo(spec.seed)
+            photo = self._bytes(MediaSpec(kind="photo", seed=spec.seed))
+            if spec.variant in ALTERATIONS:
+                return altered_copies(photo)[spec.variant]
+            return EDITS_BY_NAME[spec.variant].apply(photo)
+        if spec.kind == "harmless":
+            return harmless_photo(spec.seed)
+        if spec.kind == "slideshow":
+            return slideshow([self._bytes(s) for s in spec.slides])
+        video = MediaSpec(kind="video", seed=spec.seed, seconds=spec.seconds)
+        if spec.kind == "frame":
+            assert spec.at is not None  # checked by MediaSpec
+            return frame_at(self._bytes(video), spec.at)
+        if spec.clip is not None:
+            return clip(self._bytes(video), *spec.clip)
+        return generated_video(spec.seed, spec.seconds, VIDEO_SIZE)
+
     # --- views -------------------------------------------------------------------
 
     def add_views(self, deltas: dict[str, int], observed_at: datetime) -> int:
         """Views accrue only on visible posts; the new totals go to takedown."""
-        applied, counters = 0, []
+        return sum(self.apply_views(deltas, observed_at).values())
+
+    def apply_views(self, deltas: dict[str, int], observed_at: datetime) -> dict[str, int]:
+        """`add_views`, answering the views each post got (visible posts only)."""
+        applied: dict[str, int] = {}
+        counters = []
         with self.lock, self.sessions.begin() as s:
             for post in s.scalars(select(DemoPost).where(DemoPost.id.in_(list(deltas)))):
                 if post.visibility == "visible" and deltas[post.id] > 0:
                     post.views += deltas[post.id]
-                    applied += deltas[post.id]
+                    applied[post.id] = deltas[post.id]
                     counters.append({"content_id": post.id, "views": post.views,
                                      "observed_at": observed_at.isoformat()})
         for start in range(0, len(counters), 5000):
@@ -212,13 +353,41 @@ class DemoPlatform:
         with self.sessions() as s:
             return list(s.scalars(select(DemoAction).order_by(DemoAction.received_at)))
 
-    def media_bytes(self, post_id: str) -> bytes | None:
+    def suspended_accounts(self) -> set[str]:
+        with self.sessions() as s:
+            return set(s.scalars(select(DemoAccount.id).where(DemoAccount.suspended.is_(True))))
+
+    def post_files(self, ids: list[str]) -> dict[str, list[str]]:
+        """Each post's files, in order (posts made before albums: their one file)."""
+        found: dict[str, list[str]] = {}
+        with self.sessions() as s:
+            for start in range(0, len(ids), 500):
+                batch = ids[start:start + 500]
+                for row in s.scalars(select(DemoPostMedia)
+                                     .where(DemoPostMedia.post_id.in_(batch))
+                                     .order_by(DemoPostMedia.post_id, DemoPostMedia.n)):
+                    found.setdefault(row.post_id, []).append(row.file)
+                for post_id, first in s.execute(select(DemoPost.id, DemoPost.media_file).where(
+                        DemoPost.id.in_(batch), DemoPost.media_file.is_not(None))):
+                    if first is not None:
+                        found.setdefault(post_id, [first])
+        return found
+
+    def media(self, post_id: str, n: int = 0) -> tuple[bytes, str] | None:
+        """A visible (or not yet screened) post's n-th file and its media type."""
         with self.sessions() as s:
             post = s.get(DemoPost, post_id)
-        if post is None or post.media_file is None or post.visibility not in ("pending",
-                                                                               "visible"):
+        if post is None or post.visibility not in ("pending", "visible"):
             return None
-        return (self.media_dir / post.media_file).read_bytes()
+        files = self.post_files([post_id]).get(post_id, [])
+        if not 0 <= n < len(files):
+            return None
+        path = self.media_dir / files[n]
+        return path.read_bytes(), _MIME.get(path.suffix, "application/octet-stream")
+
+    def media_bytes(self, post_id: str, n: int = 0) -> bytes | None:
+        found = self.media(post_id, n)
+        return None if found is None else found[0]
 
     def page(self) -> str:
         with self.sessions() as s:
@@ -229,8 +398,10 @@ class DemoPlatform:
                 counts[post.visibility] = counts.get(post.visibility, 0) + 1
             suspended = [a.id for a in s.scalars(select(DemoAccount).where(
                 DemoAccount.suspended.is_(True)))]
+        files = {post_id: [(n, _MIME.get(Path(name).suffix, "")) for n, name in enumerate(names)]
+                 for post_id, names in self.post_files([p.id for p in posts]).items()}
         return self.templates.get_template("index.html").render(
-            posts=posts, counts=counts, suspended=suspended)
+            posts=posts, counts=counts, suspended=suspended, files=files)
 
     # --- HTTP --------------------------------------------------------------------
 
@@ -242,12 +413,17 @@ class DemoPlatform:
         def index() -> str:
             return self.page()
 
-        @app.get("/media/{post_id}")
-        def media(post_id: str) -> Response:
-            data = self.media_bytes(post_id)
-            if data is None:
+        @app.get("/media/{post_id}/{n}")
+        def file(post_id: str, n: int) -> Response:
+            found = self.media(post_id, n)
+            if found is None:
                 raise HTTPException(404, "no such media")
-            return Response(data, media_type="image/jpeg")
+            data, media_type = found
+            return Response(data, media_type=media_type)
+
+        @app.get("/media/{post_id}")
+        def first_file(post_id: str) -> Response:
+            return file(post_id, 0)
 
         @app.post("/api/posts")
         def create(post: PostIn) -> dict[str, Any]:

@@ -27,6 +27,10 @@ def generated_photo(seed: int, size: tuple[int, int] = (1024, 768), quality: int
     return out.getvalue()
 
 
+ALTERATIONS = ("re-encoded", "resized", "cropped", "watermarked", "mirrored", "greyscaled")
+"""The names of `altered_copies`, in its order."""
+
+
 def altered_copies(data: bytes) -> dict[str, bytes]:
     """What re-uploaders do to dodge exact hashes: re-encode, resize, crop a few percent,
     watermark, mirror, greyscale. Each must still match the original."""

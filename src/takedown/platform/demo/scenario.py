@@ -1,14 +1,24 @@
 """`takedown demo`: the case in DEVELOPERS.md, replayed against a running takedown.
 
 An original post with (harmless, generated) media spreads: 2,223 reposts, some of
-reposts, a few quotes, exact re-uploads by other accounts, views accruing towards
-167,000. The boy reports it; his mother reports it twice with police case numbers;
-a child-safety specialist decides. The platform's clock is compressed (views accrue
-in simulated time), but after the first report each simulated half hour of views is
-applied only after `tick_s` real seconds, whatever takedown has done by then: views
-that accrue before takedown hides the content are counted, not waited away. The two
-`_s` figures are real seconds of takedown's work, from the HTTP request to the last
-webhook the demo platform acknowledged.
+reposts, a few quotes, exact re-uploads by other accounts, altered re-uploads (re-encoded,
+resized, cropped, watermarked, mirrored, greyscaled, rotated 3°, cropped 5% from the top
+at JPEG quality 50, letterboxed 8%), an album pairing a copy with a meme that other
+accounts post alone, views accruing towards 167,000. The same account posts a video,
+which another account re-cuts into a clip. The boy reports a repost of each; his mother
+reports the picture and the video twice with police case numbers; while the case waits
+for review, more copies are uploaded (each must be restricted at once); a child-safety
+specialist decides. Then re-uploads are attempted with every edit in `EDITS`, a new clip
+of the video, a frame grabbed from it and a slideshow of the picture (each must be
+blocked), and the meme alone once more (it must be allowed).
+
+The platform's clock is compressed (views accrue in simulated time), but after the first
+report each simulated half hour of views is applied only after `tick_s` real seconds,
+whatever takedown has done by then: views go only to posts visible when a tick is
+applied, so views that accrue before takedown hides the content, or on a copy it let
+through, are counted, not waited away. The two `_s` figures are real seconds of
+takedown's work, from the HTTP request to the last webhook the demo platform
+acknowledged.
 """
 
 from __future__ import annotations
@@ -22,8 +32,10 @@ from typing import Any
 
 import httpx
 
-from takedown.platform.demo.app import DemoPlatform, PostIn
+from takedown.platform.demo.app import DemoPlatform, MediaSpec, PostIn
 from takedown.platform.demo.bootstrap import DemoLogin
+from takedown.platform.demo.edits import EDITS
+from takedown.platform.demo.media import ALTERATIONS
 
 START = datetime(2020, 1, 20, tzinfo=UTC)
 FIRST_REPORT_HOUR = 48.0
@@ -51,9 +63,37 @@ class Post:
     quote_of: str | None = None
     weight: float = 1.0
     variant: str | None = None
+    media: tuple[MediaSpec, ...] = ()
+
+    def post_in(self) -> PostIn:
+        return PostIn(id=self.id, author=self.author, text=f"post {self.id}",
+                      image_seed=self.seed, variant=self.variant, media=list(self.media),
+                      repost_of=self.repost_of, quote_of=self.quote_of,
+                      created_at=START + timedelta(hours=self.hour))
 
 
-ALTERATIONS = ("re-encoded", "resized", "cropped", "watermarked", "mirrored", "greyscaled")
+# The re-uploaders' harder edits (names in EDITS), each a re-upload that others repost.
+HARDER_ALTERATIONS = {"rotated-3": "rotated +3 degrees, black corners",
+                      "cropped-top-5": "cropped 5% from the top, JPEG quality 50",
+                      "letterbox-8": "letterbox 8%"}
+PICTURE = MediaSpec(kind="photo", seed=1)  # stands for the abusive picture
+MEME = MediaSpec(kind="harmless", seed=77)  # a common picture many people post
+VIDEO = MediaSpec(kind="video", seed=1, seconds=10.0)  # stands for the abusive video
+VIDEO_CLIP = MediaSpec(kind="video", seed=1, seconds=10.0, clip=(1.37, 5.0))
+HARMLESS_VIDEOS = (MediaSpec(kind="video", seed=2, seconds=10.0),
+                   MediaSpec(kind="video", seed=3, seconds=10.0))
+MEME_POSTS = 5
+# Uploaded while the case waits for a decision (each must be answered `restrict`): by
+# name, the post's id and what it carries.
+DURING_REVIEW: dict[str, tuple[str, dict[str, Any]]] = {
+    "exact": ("during-exact", {"seed": 1}),
+    "rotated -2.5 degrees": ("during-rotated",
+                             {"seed": 1, "variant": "rotated -2.5 degrees, black corners"}),
+    "cropped 5% from the left": ("during-cropped",
+                                 {"seed": 1, "variant": "cropped 5% from the left"}),
+    "a clip of the video from 3.7 s": ("during-clip", {"media": (
+        MediaSpec(kind="video", seed=1, seconds=10.0, clip=(3.7, 3.0)),)}),
+}
 
 
 def cumulative_views(hour: float, total: int) -> float:
@@ -85,6 +125,8 @@ class SeedCase:
         self.rng = random.Random(2020)
         self.copies: list[Post] = []
         self.benign: list[Post] = []
+        self.video_repost = "video"  # the repost of the video the boy reports
+        self.viewed_after_report: set[str] = set()  # copies that got views all the same
         self.result: dict[str, Any] = {}
 
     # --- the story ---------------------------------------------------------------
@@ -98,6 +140,7 @@ class SeedCase:
         after = self._reports_and_decision()
         after += self._accrue(FIRST_REPORT_HOUR + 2.0, HORIZON_HOURS, step=12.0)
         self.result["views_after_first_report"] = after
+        self.result["copies_viewed_after_first_report"] = sorted(self.viewed_after_report)[:20]
         self._blocked_reuploads()
         self._tally()
         return self.result
@@ -105,11 +148,17 @@ class SeedCase:
     def _spread(self) -> None:
         rng, cfg = self.rng, self.config
         original = Post("orig", "acct-trafficker", 0.0, seed=1, weight=400.0)
+        video = Post("video", "acct-trafficker", 2.0, media=(VIDEO,), weight=200.0)
         reuploads = [Post(f"reupload-{i}", f"acct-uploader-{i}", 4.0 + 6 * i, seed=1,
                           weight=60.0) for i in range(cfg.reuploads)]
         altered = [Post(f"altered-{name}", f"acct-alt-{name}", 8.0 + 5 * i, seed=1,
                         variant=name, weight=40.0) for i, name in enumerate(ALTERATIONS)]
-        sources = [original, *reuploads, *altered]
+        altered += [Post(f"altered-{key}", f"acct-alt-{key}", 10.5 + 10 * i, seed=1,
+                         variant=name, weight=40.0)
+                    for i, (key, name) in enumerate(HARDER_ALTERATIONS.items())]
+        clipped = Post("video-clip", "acct-clipper", 12.0, media=(VIDEO_CLIP,), weight=60.0)
+        album = Post("album", "acct-album", 16.0, media=(PICTURE, MEME), weight=60.0)
+        sources = [original, video, *reuploads, *altered, clipped, album]
         reposts: list[Post] = []
         for n in range(cfg.reposts):
             hour = 1.0 + 46.0 * n / cfg.reposts
@@ -120,23 +169,26 @@ class SeedCase:
                                 repost_of=parent.id))
         quotes = [Post(f"quote-{i}", f"acct-q{i}", 2.0 + i, quote_of="orig")
                   for i in range(cfg.quotes)]
-        self.copies = sorted([original, *reuploads, *altered, *reposts, *quotes],
-                             key=lambda p: p.hour)
+        self.video_repost = next((p.id for p in reposts if p.repost_of == video.id), video.id)
+        self.copies = sorted([*sources, *reposts, *quotes], key=lambda p: p.hour)
         # Benign posts: pictures in the very same style as the original (same generator,
-        # size, colours and shapes), which must never be touched.
+        # size, colours and shapes), the meme of the album posted alone by other accounts,
+        # and videos made like the original's: none may ever be touched.
         self.benign = [Post(f"benign-{i}", f"acct-b{i}", 0.5 * i, seed=10_001 + i, weight=5.0)
                        for i in range(cfg.benign)]
+        self.benign += [Post(f"meme-{i}", f"acct-meme-{i}", 3.0 + 2.5 * i, media=(MEME,),
+                             weight=5.0) for i in range(MEME_POSTS)]
+        self.benign += [Post(f"benign-video-{i}", f"acct-bv{i}", 5.0 + 7 * i, media=(spec,),
+                             weight=5.0) for i, spec in enumerate(HARMLESS_VIDEOS)]
         everything = sorted(self.copies + self.benign, key=lambda p: p.hour)
         for start in range(0, len(everything), 500):
-            batch = [PostIn(id=p.id, author=p.author, text=f"post {p.id}", image_seed=p.seed,
-                            variant=p.variant, repost_of=p.repost_of, quote_of=p.quote_of,
-                            created_at=START + timedelta(hours=p.hour))
-                     for p in everything[start:start + 500]]
-            self.demo.create_posts(batch)
-        self.say(f"day 0        'orig' posted; {cfg.reposts:,} reposts, {cfg.quotes} quotes, "
-                 f"{cfg.reuploads} exact re-uploads and {len(altered)} altered ones "
-                 f"({', '.join(ALTERATIONS)}) follow over two days, beside {cfg.benign} "
-                 "benign posts in the same style")
+            self.demo.create_posts([p.post_in() for p in everything[start:start + 500]])
+        self.say(f"day 0        'orig' and a video posted; {cfg.reposts:,} reposts, "
+                 f"{cfg.quotes} quotes, {cfg.reuploads} exact re-uploads, {len(altered)} "
+                 f"altered ones ({', '.join([*ALTERATIONS, *HARDER_ALTERATIONS])}), a re-cut "
+                 "clip of the video and an album pairing the picture with a meme follow over "
+                 f"two days, beside {cfg.benign} benign posts in the same style, the meme "
+                 f"alone in {MEME_POSTS} posts and {len(HARMLESS_VIDEOS)} harmless videos")
 
     def _accrue(self, start: float, end: float, step: float) -> int:
         """Views for the copies between two simulated hours; returns those applied."""
@@ -154,7 +206,10 @@ class SeedCase:
         deltas = apportion(total, {p.id: p.weight for p in live})
         at = START + timedelta(hours=end)
         self.demo.add_views({p.id: 3 for p in self.benign}, at)
-        return self.demo.add_views({k: v for k, v in deltas.items() if v > 0}, at)
+        applied = self.demo.apply_views({k: v for k, v in deltas.items() if v > 0}, at)
+        if start >= FIRST_REPORT_HOUR:
+            self.viewed_after_report.update(applied)
+        return sum(applied.values())
 
     def _unrelated_reports(self) -> None:
         """Other cases in the queue, so that the seed case has to rise above them."""
@@ -164,12 +219,13 @@ class SeedCase:
                           "reporter_relation": "other_user", "text": "looks like spam"})
 
     def _reports_and_decision(self) -> int:
-        boy = {"urls": [f"{self.demo.public_url}/demo/posts/repost-17"],
+        boy = {"urls": [f"{self.demo.public_url}/demo/posts/repost-17",
+                        f"{self.demo.public_url}/demo/posts/{self.video_repost}"],
                "category": "child_sexual_abuse", "reporter_relation": "depicted_person",
                "depicted_minor": True, "age_at_time": 13, "age_now": 16,
                "contact_email": "boy@example.org",
                "text": "These videos of me were made when I was 13. Traffickers forced me."}
-        mother = {"content_ids": ["orig"], "category": "child_sexual_abuse",
+        mother = {"content_ids": ["orig", "video"], "category": "child_sexual_abuse",
                   "reporter_relation": "parent_guardian", "depicted_minor": True,
                   "age_at_time": 13, "age_now": 16, "contact_email": "mother@example.org",
                   "case_numbers": ["PD-2020-011723"],
@@ -181,8 +237,8 @@ class SeedCase:
         views += self._paced_tick(started, FIRST_REPORT_HOUR)
         hidden_at = self._settled("hidden", wall)
         self.result["first_report_to_hidden_s"] = round(hidden_at - wall, 3)
-        self._note_priority("day 2, 00:00  the boy reports a repost; content hidden",
-                            hidden_at - wall)
+        self._note_priority("day 2, 00:00  the boy reports a repost of the picture and one "
+                            "of the video; content hidden", hidden_at - wall)
         for n, numbers in enumerate((["PD-2020-011723"], ["PD-2020-011723", "FBI-2020-77"])):
             started = time.monotonic()
             self._report(mother | {"case_numbers": numbers})
@@ -190,6 +246,7 @@ class SeedCase:
             when = "day 2, 00:30  his mother reports" if n == 0 else \
                 "day 2, 01:00  his mother reports again"
             self._note_priority(f"{when} with case numbers {', '.join(numbers)}", None)
+        self._uploads_during_review()
         started = time.monotonic()
         wall = time.time()
         decided = self.http.post(f"/v1/cases/{self.result['case_id']}/decisions",
@@ -202,6 +259,22 @@ class SeedCase:
         self.say(f"day 2, 01:30  a specialist confirms: violation; every copy removed in "
                  f"{removed_at - wall:.2f} s")
         return views
+
+    def _uploads_during_review(self) -> None:
+        """Copies uploaded while the case waits for a specialist: each must be answered
+        `restrict` (and so get no views); they join the copies to be removed."""
+        posts = {name: Post(post_id, f"acct-{post_id}", FIRST_REPORT_HOUR + 1.25, weight=40.0,
+                            **what) for name, (post_id, what) in DURING_REVIEW.items()}
+        verdicts = {name: self.demo.create_post(p.post_in())["verdict"]
+                    for name, p in posts.items()}
+        self.copies.extend(posts.values())
+        restricted = [name for name, verdict in verdicts.items() if verdict == "restrict"]
+        self.result["uploads_during_review"] = len(verdicts)
+        self.result["uploads_during_review_restricted"] = len(restricted)
+        self.result["uploads_during_review_not_restricted"] = sorted(
+            f"{name}: {verdict}" for name, verdict in verdicts.items() if verdict != "restrict")
+        self.say(f"day 2, 01:15  {len(verdicts)} copies uploaded during review "
+                 f"({', '.join(verdicts)}): {len(restricted)} restricted at once")
 
     def _paced_tick(self, started: float, hour: float) -> int:
         """The platform's next half hour comes after tick_s real seconds, ready or not."""
@@ -240,18 +313,41 @@ class SeedCase:
                  f"{len(queue)}, {top['seconds_left'] // 60} min to the deadline")
 
     def _blocked_reuploads(self) -> None:
-        at = START + timedelta(hours=51)
-        attempts = [PostIn(id="reupload-late", author="acct-late", image_seed=1, created_at=at),
-                    PostIn(id="repost-late", author="acct-late2", repost_of="orig",
-                           created_at=at),
-                    *(PostIn(id=f"altered-late-{name}", author=f"acct-late-{name}",
-                             image_seed=1, variant=name, created_at=at)
-                      for name in ALTERATIONS)]
-        verdicts = [self.demo.create_post(p)["verdict"] for p in attempts]
+        """After the decision: every attempt to bring the picture or the video back must be
+        blocked, and the meme alone must still be allowed."""
+        edits = [e.name for e in EDITS if e.name not in HARDER_ALTERATIONS.values()]
+        attempts: list[tuple[str, dict[str, Any]]] = [
+            ("exact", {"seed": 1}),
+            ("a repost", {"repost_of": "orig"}),
+            *((name, {"seed": 1, "variant": name})
+              for name in (*ALTERATIONS, *HARDER_ALTERATIONS.values())),
+            ("the album again", {"media": (PICTURE, MEME)}),
+            ("a repost of the video", {"repost_of": "video"}),
+            ("a clip of the video from 0.62 s", {"media": (
+                MediaSpec(kind="video", seed=1, seconds=10.0, clip=(0.62, 5.0)),)}),
+            ("a frame of the video at 5.2 s", {"media": (
+                MediaSpec(kind="frame", seed=1, seconds=10.0, at=5.2),)}),
+            ("a slideshow of the picture between two harmless ones", {"media": (
+                MediaSpec(kind="slideshow", slides=[MediaSpec(kind="harmless", seed=8), PICTURE,
+                                                    MediaSpec(kind="harmless", seed=9)]),)}),
+            *((f"edit: {name}", {"seed": 1, "variant": name}) for name in edits)]
+        verdicts: dict[str, str] = {}
+        for n, (name, what) in enumerate(attempts):
+            post = Post(f"late-{n}", f"acct-late-{n}", FIRST_REPORT_HOUR + 3.0, **what)
+            verdicts[name] = self.demo.create_post(post.post_in())["verdict"]
+        allowed = [name for name, verdict in verdicts.items() if verdict != "block"]
         self.result["reupload_attempts"] = len(verdicts)
-        self.result["reupload_attempts_blocked"] = verdicts.count("block")
-        self.say(f"day 2, 03:00  {len(verdicts)} re-uploads (exact, a repost, six altered) "
-                 f"are attempted: {verdicts.count('block')} blocked")
+        self.result["reupload_attempts_blocked"] = len(verdicts) - len(allowed)
+        self.result["reupload_attempts_allowed"] = allowed
+        self.say(f"day 2, 03:00  {len(verdicts)} re-uploads (exact, a repost, "
+                 f"{len(ALTERATIONS) + len(HARDER_ALTERATIONS)} altered, the album, a repost "
+                 f"and a new clip of the video, a frame of it, a slideshow, {len(edits)} more "
+                 f"edits) are attempted: {len(verdicts) - len(allowed)} blocked"
+                 + (f"; NOT blocked: {', '.join(allowed)}" if allowed else ""))
+        meme = Post("meme-late", "acct-meme-late", FIRST_REPORT_HOUR + 3.0, media=(MEME,))
+        verdict = self.demo.create_post(meme.post_in())["verdict"]
+        self.result["benign_reupload_allowed"] = verdict == "allow"
+        self.say(f"day 2, 03:00  the meme is posted alone again: {verdict}")
 
     def _tally(self) -> None:
         copies = {p.id for p in self.copies}
@@ -262,6 +358,7 @@ class SeedCase:
         self.result["copies_left_visible"] = sum(
             1 for p in posts if p.id in copies and p.visibility in ("visible", "pending"))
         benign = {p.id for p in self.benign}
+        self.result["benign_total"] = len(benign)
         self.result["benign_removed"] = sum(
             1 for p in posts if p.id in benign and p.visibility != "visible")
         self.result["altered_reuploads_removed"] = sum(
@@ -269,6 +366,9 @@ class SeedCase:
             and p.visibility == "removed")
         suspended = [a for a in self.demo.actions() if a.type == "suspend"]
         self.result["accounts_suspended"] = len(suspended)
+        # The album's author posted a copy: not benign, though the album holds the meme.
+        self.result["benign_suspended"] = len(
+            {p.author for p in self.benign} & self.demo.suspended_accounts())
         self.result["counterfactual_views"] = self.config.counterfactual_views
 
 
