@@ -53,6 +53,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 
     system = _system()
     system.migrate()
+    system.warm_up()
     public = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     platform = None
     if demo:

@@ -42,6 +42,7 @@ from takedown.errors import (
     TakedownError,
     Unauthorized,
 )
+from takedown.index import hamming
 from takedown.index.live import Indexes
 from takedown.media.intake import MediaInput, prepare_media
 from takedown.media.signals import Signal, compute_signals, signal_type
@@ -104,8 +105,18 @@ class Takedown:
             BankBook(s).ensure_defaults()
             audit.ensure_head(s)
 
-    def sweeper(self, session: Session) -> Sweeper:
-        return Sweeper(session, self.indexes, self.media_store)
+    def warm_up(self) -> None:
+        """Before serving: load the index's compiled loops and build the in-memory
+        indexes from the stored hashes, so that the first request does not pay for it."""
+        hamming.warm_up()
+        with self.db.transaction() as s:
+            self.indexes.bank.sync(s)
+            self.indexes.media.sync(s)
+
+    def sweeper(self, session: Session, *, compute: bool = True) -> Sweeper:
+        """`compute`: whether references not yet stored are computed on the spot (in
+        the caller's transaction) or left out."""
+        return Sweeper(session, self.indexes, self.media_store, compute=compute)
 
     def registry(self, session: Session) -> ContentRegistry:
         return ContentRegistry(session, self.policy, self.indexes, self.media_store)
@@ -231,19 +242,31 @@ class Takedown:
 
     def submit_report(self, sub: ReportSubmission, idempotency_key: str | None,
                       payload: Any) -> tuple[int, dict[str, Any]]:
-        with self.db.transaction() as s:  # hash the reported files outside the report's
-            intake = ReportIntake(s, self.policy)  # own transaction (see cases.sweeps)
+        """Two steps, so that nothing waits for hashing: the report is stored, and what it
+        reaches hidden, with the references of its files as far as they are known; then
+        the references still missing are computed (outside any transaction: seconds for
+        a long video) and the copies they find are hidden and join the case."""
+        with self.db.transaction() as s:
+            intake = ReportIntake(s, self.policy)
             files = intake.reported_files(intake.resolve(sub)[0])
-        self._prepare_references(files)
+            missing = References(s, self.media_store).missing(files)
+        case_of: dict[str, int] = {}
 
         def handle(s: Session) -> tuple[int, dict[str, Any]]:
-            receipt = ReportIntake(s, self.policy, self.sweeper(s)).submit(sub)
+            receipt = ReportIntake(s, self.policy, self.sweeper(s, compute=False)).submit(sub)
+            case_of["case"] = receipt.case_id
             return 202, {
                 "report_id": receipt.report_id, "status_token": receipt.status_token,
                 "received_at": receipt.received_at.isoformat(),
                 "references": [r.__dict__ for r in receipt.references]}
 
-        return self._idempotent("report", idempotency_key, payload, handle)
+        answer = self._idempotent("report", idempotency_key, payload, handle)
+        if missing and "case" in case_of:
+            self._prepare_references(missing)
+            with self.db.transaction() as s:
+                ReportIntake(s, self.policy, self.sweeper(s)).hide_copies(case_of["case"])
+            self.workers.wake()
+        return answer
 
     def report_status(self, report_id: str, token: str) -> dict[str, Any]:
         with self.db.transaction() as s:

@@ -383,6 +383,7 @@ def run_seed_case(settings: Any, config: ScenarioConfig,
     system = Takedown(settings)
     try:
         system.migrate()
+        system.warm_up()
         port = free_port()
         demo, tokens = demo_platform(system, f"http://127.0.0.1:{port}")
         try:
