@@ -14,6 +14,7 @@ suspended; whatever else the case had restricted is restored.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -163,9 +164,13 @@ class Enforcement:
                          state: CaseState, step: str, reason: str) -> None:
         category = state.category.value if state.category else None
         urgency = priority(state, self.policy)
+        # Within a case, the most viewed items first: workers send batches in priority
+        # order, and a copy that is being watched should not wait behind quiet ones.
         self.ledger.request(
             content_action(kind, r, step=step, case_id=case_id, reason=reason,
-                           category=category, priority=urgency) for r in rows)
+                           category=category,
+                           priority=urgency + math.log10(1 + max(0, r.views)) / 100)
+            for r in rows)
 
 
     def _bank(self, case_id: int, media: set[int], state: CaseState) -> int:

@@ -80,6 +80,7 @@ class ReportReceipt:
     status_token: str
     received_at: datetime
     references: list[Reference]
+    case_id: int
 
 
 class ReportIntake:
@@ -124,7 +125,21 @@ class ReportIntake:
         else:
             ReporterBook(self.session, self.policy, self.sweeper).invalidate_new(
                 case_id, report_id, mark)
-        return ReportReceipt(report_id, token, now, references)
+        return ReportReceipt(report_id, token, now, references, case_id)
+
+    def hide_copies(self, case_id: int) -> None:
+        """Once the references of the case's files are known: hold them, and if the
+        case is hidden, hide the copies they find too."""
+        self.book.lock(case_id)
+        state = self.book.state(case_id)
+        if state.status.is_closed or state.category is None or \
+                not self.policy.for_category(state.category).restrict_first:
+            return
+        self.enforcement.hold(case_id)
+        if state.restricted:
+            self.enforcement.restrict(case_id, state, step=f"case:{case_id}:copies:{state.events}",
+                                      reason="restricted pending review: a copy of content "
+                                             "under review")
 
     def reported_files(self, items: set[int]) -> dict[int, MediaLink]:
         """The files a report is about: the only file of each reported post (of what it

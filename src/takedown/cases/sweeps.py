@@ -38,14 +38,22 @@ class References:
     """Reference signals of stored files, computed once and kept."""
 
     def __init__(self, session: Session, store: MediaStore,
-                 limits: DecodeLimits | None = None) -> None:
+                 limits: DecodeLimits | None = None, *, compute: bool = True) -> None:
         self.session = session
         self.store = store
         self.limits = limits or DecodeLimits()
+        self.compute = compute
+
+    def missing(self, media_ids: Iterable[int]) -> set[int]:
+        """The files among these whose references are not stored yet."""
+        return {m for batch in chunks(media_ids) for m in self.session.scalars(
+            select(MediaRow.id).where(MediaRow.id.in_(batch),
+                                      MediaRow.references_at.is_(None)))}
 
     def of(self, media_id: int) -> list[Signal]:
+        """The file's references; computed now if missing (and allowed), else []."""
         media = self.session.get(MediaRow, media_id)
-        if media is None:
+        if media is None or (media.references_at is None and not self.compute):
             return []
         if media.references_at is None:
             self.session.refresh(media, with_for_update=True)  # one writer per file
@@ -69,9 +77,9 @@ class References:
         """Compute and store references for these files, hashing outside any
         transaction (on SQLite every transaction holds the write lock)."""
         with db.transaction() as s:
-            missing = [(m.id, m.sha256, m.mime) for batch in chunks(media_ids)
-                       for m in s.scalars(select(MediaRow).where(
-                           MediaRow.id.in_(batch), MediaRow.references_at.is_(None)))]
+            ids = References(s, store).missing(media_ids)
+            missing = [(m.id, m.sha256, m.mime) for m in (s.get(MediaRow, i) for i in ids)
+                       if m is not None]
         for media_id, sha256, mime in missing:
             signals = compute(store, sha256, mime, limits or DecodeLimits())
             with db.transaction() as s:
@@ -92,10 +100,10 @@ def compute(store: MediaStore, sha256: str, mime: str | None,
 
 class Sweeper:
     def __init__(self, session: Session, indexes: Indexes, store: MediaStore,
-                 limits: DecodeLimits | None = None) -> None:
+                 limits: DecodeLimits | None = None, *, compute: bool = True) -> None:
         self.session = session
         self.matcher = Matcher(session, indexes)
-        self.references = References(session, store, limits)
+        self.references = References(session, store, limits, compute=compute)
         self._copies: dict[tuple[int, int], list[Copy]] = {}  # one sweep per file per call
 
     def copies_of(self, media_ids: Iterable[int], distance: int) -> dict[int, Copy]:
