@@ -75,13 +75,14 @@ BLEND_PX = 1  # the row where border and picture blend goes too
 
 
 def _border_run(lines: np.ndarray, limit: int) -> int:
-    edge = float(np.median(lines[0]))
-    run = 0
-    for line in lines[:limit]:
-        if np.abs(line - edge).max() > BORDER_SPREAD or line.std() > BORDER_FLATNESS:
-            break
-        run += 1
-    return run
+    """How many lines from the first are flat and of the first line's colour."""
+    head = lines[:limit]
+    if not len(head):
+        return 0
+    edge = float(np.median(head[0]))
+    flat = (np.abs(head - edge).max(axis=1) <= BORDER_SPREAD) & \
+        (head.std(axis=1) <= BORDER_FLATNESS)
+    return int(flat.argmin()) if not flat.all() else len(head)
 
 
 def trim_borders(luma: np.ndarray) -> np.ndarray | None:

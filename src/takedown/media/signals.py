@@ -19,10 +19,13 @@ every frame, so that a clip cut at any offset finds its frames.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
@@ -219,32 +222,31 @@ class VPDQ(PerceptualType):
     def compute(self, data: bytes, mime: str | None, limits: DecodeLimits) -> list[Signal]:
         if not (mime or "").startswith("video/"):
             return []
-        return self._signals(video_frames(data, limits), dedupe=0)
+        return self._signals(video_frames(data, limits))
 
     def references(self, data: bytes, mime: str | None, limits: DecodeLimits) -> list[Signal]:
-        """Every frame (near-identical neighbours once), borders trimmed where there
-        are borders, as one sequence: a clip cut at any offset, shorter or re-cut,
-        finds each of its frames here."""
+        """Every frame (near-identical neighbours once) as one sequence: a clip cut at
+        any offset, shorter or re-cut, finds each of its frames here. A frame with
+        borders is taken with them trimmed: an upload with the same borders, other
+        borders or none has a signal with them trimmed, or none to trim."""
         if not (mime or "").startswith("video/"):
             return []
-        frames = self._signals(video_frames(data, limits, every_frame=True),
-                               dedupe=REFERENCE_DEDUPE)
-        lines = [line for s in frames for line in s.value.splitlines()]
-        return [Signal(self.name, "\n".join(lines), note="every frame")]
-
-    def _signals(self, frames: Iterable[Frame], dedupe: int) -> list[Signal]:
-        plain: list[str] = []
-        trimmed: list[str] = []
-        last = ""
-        for frame in frames:
-            value, quality = pdq_math.pdq(frame.luma)
-            if dedupe and last and pdq_math.distance(value, last) <= dedupe:
+        lines, last = [], ""
+        for frame, (value, quality) in _hashed(video_frames(data, limits, every_frame=True),
+                                               _inside_hash):
+            if last and pdq_math.distance(value, last) <= REFERENCE_DEDUPE:
                 continue
             last = value
+            lines.append(f"{frame.number},{quality},{value},{frame.timestamp:.3f}")
+        return [Signal(self.name, "\n".join(lines), note="every frame")]
+
+    def _signals(self, frames: Iterable[Frame]) -> list[Signal]:
+        """The sequence as sampled, and, if any frame has borders, with them trimmed."""
+        plain: list[str] = []
+        trimmed: list[str] = []
+        for frame, ((value, quality), inside) in _hashed(frames, _both_hashes):
             plain.append(f"{frame.number},{quality},{value},{frame.timestamp:.3f}")
-            inside = pdq_math.trim_borders(frame.luma)
-            if inside is not None:
-                value, quality = pdq_math.pdq(inside)
+            value, quality = inside or (value, quality)
             trimmed.append(f"{frame.number},{quality},{value},{frame.timestamp:.3f}")
         signals = [Signal(self.name, "\n".join(plain))]
         if trimmed != plain:
@@ -280,6 +282,37 @@ class VPDQ(PerceptualType):
 
 
 REFERENCE_DEDUPE = 4  # neighbouring frames within this many bits are kept once
+_BATCH = 32  # frames decoded ahead of their hashing (bounds the memory held)
+_HASHERS = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
+                              thread_name_prefix="takedown-pdq")
+
+
+def _both_hashes(frame: Frame) -> tuple[tuple[str, int], tuple[str, int] | None]:
+    """The frame's PDQ, and its PDQ with borders trimmed if it has borders."""
+    inside = pdq_math.trim_borders(frame.luma)
+    return pdq_math.pdq(frame.luma), None if inside is None else pdq_math.pdq(inside)
+
+
+def _inside_hash(frame: Frame) -> tuple[str, int]:
+    """The frame's PDQ, with borders trimmed if it has borders."""
+    inside = pdq_math.trim_borders(frame.luma)
+    return pdq_math.pdq(frame.luma if inside is None else inside)
+
+
+Hashed = TypeVar("Hashed")
+
+
+def _hashed(frames: Iterable[Frame],
+            hashing: Callable[[Frame], Hashed]) -> Iterator[tuple[Frame, Hashed]]:
+    """Each frame with what `hashing` makes of it, hashed on a few threads (pdqhash
+    releases the GIL) while the next frames decode."""
+    batch: list[Frame] = []
+    for frame in itertools.chain(frames, [None]):  # None: the end, flush the batch
+        if frame is not None:
+            batch.append(frame)
+        if len(batch) == _BATCH or (frame is None and batch):
+            yield from zip(batch, _HASHERS.map(hashing, batch), strict=True)
+            batch = []
 
 
 def parse_vpdq(value: str) -> list[tuple[int, int, str, float]]:
