@@ -22,7 +22,11 @@ def seed_result(system: Takedown) -> dict[str, Any]:
     """Run on the test's (empty, migrated) database with in-process workers on."""
     lines: list[str] = []
     settings = system.settings.with_(inprocess_workers=2)
-    result = run_seed_case(settings, ScenarioConfig(), lines.append)
+    # The platform's next half hour of views comes 6 s after each report (the demo: 2 s):
+    # this test checks that every copy is hidden before views land, not how fast (that
+    # is `takedown demo`'s figure, in docs/performance.md), so a busy CI host does not
+    # turn a slow second into a failure.
+    result = run_seed_case(settings, ScenarioConfig(tick_s=6.0), lines.append)
     result["timeline"] = lines
     return result
 
