@@ -90,3 +90,10 @@ def test_perceptual_types_gate_on_quality_and_exact_ones_are_not_perceptual() ->
     assert quality < IMAGE.min_quality and IMAGE.hashes(value, quality) == []
     assert IMAGE.hashes(value, None) == [value]  # imported hashes carry no quality
     assert perceptual("sha256") is None and perceptual("md5") is None
+
+
+def test_a_picture_too_poor_in_detail_has_no_perceptual_references() -> None:
+    flat = jpeg(opened(generated_photo(1)).resize((8, 6)).resize((640, 480)), 90)
+    assert pdq.pdq(image_luma(flat, DecodeLimits()))[1] < IMAGE.min_quality
+    kinds = {s.signal_type for s in reference_signals(flat, "image/jpeg")}
+    assert kinds == {"sha256", "md5"}  # rotating it would lend it corners' detail

@@ -161,10 +161,14 @@ class PDQ(PerceptualType):
 
     def references(self, data: bytes, mime: str | None, limits: DecodeLimits) -> list[Signal]:
         """The image as it is, borders trimmed, its 7 rotations and mirror images, and
-        each edit in `pdq.reference_edits`. Hashes too poor in detail are left out."""
+        each edit in `pdq.reference_edits`. Hashes too poor in detail are left out, and
+        a picture too poor in detail as it is has none: black corners or a crop must
+        not lend it a detail it lacks, which any other flat picture edited alike has."""
         if not (mime or "").startswith("image/"):
             return []
         luma = image_luma(data, limits)
+        if pdq_math.pdq(luma)[1] < self.min_quality:
+            return []
         pictures = [("as uploaded", luma)]
         trimmed = pdq_math.trim_borders(luma)
         if trimmed is not None:
