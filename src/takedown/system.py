@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from takedown.cases.casebook import CaseBook
 from takedown.cases.decisions import DecisionDesk
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph
-from takedown.cases.intake import ReportIntake, ReportSubmission
+from takedown.cases.intake import ReportIntake, ReportReceipt, ReportSubmission
 from takedown.cases.matches import MatchDesk
 from takedown.cases.reporters import ReporterBook
 from takedown.cases.sweeps import References, Sweeper
@@ -69,6 +70,7 @@ from takedown.store.tables import (
 )
 
 Handler = Callable[[Session], tuple[int, dict[str, Any]]]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,8 @@ class Takedown:
                 raise NotFound(f"no content {content_id!r} on this platform",
                                code="unknown_content")
             graph = ContentGraph(s)
-            case_id = row.moderation_case_id or CaseBook(s, self.policy).case_about(
-                graph, {row.id})
+            case_id = row.moderation_case_id or max(
+                CaseBook(s, self.policy).cases_reaching(graph, {row.id}), default=None)
             return {"content_id": row.external_id, "moderation_state": row.moderation_state,
                     "case_id": case_id, "views": row.views, "shares": row.shares}
 
@@ -243,30 +245,38 @@ class Takedown:
     def submit_report(self, sub: ReportSubmission, idempotency_key: str | None,
                       payload: Any) -> tuple[int, dict[str, Any]]:
         """Two steps, so that nothing waits for hashing: the report is stored, and what it
-        reaches hidden, with the references of its files as far as they are known; then
-        the references still missing are computed (outside any transaction: seconds for
-        a long video) and the copies they find are hidden and join the case."""
-        with self.db.transaction() as s:
-            intake = ReportIntake(s, self.policy)
-            files = intake.reported_files(intake.resolve(sub)[0])
-            missing = References(s, self.media_store).missing(files)
-        case_of: dict[str, int] = {}
+        reaches hidden, with the references of its files as far as they are known (else
+        their signals as uploaded); then, for a report the policy trusts to restrict
+        first, the references still missing are computed (outside any transaction:
+        seconds for a long video) and the copies they find are hidden and join the
+        case. The second step is best effort: if it fails, the decision's sweep finds
+        the copies."""
+        status, body = self._idempotent("report", idempotency_key, payload, lambda s: (
+            202, self._receipt(ReportIntake(s, self.policy, self.sweeper(s, compute=False))
+                               .submit(sub))))
+        try:
+            self._hide_copies(str(body["report_id"]))
+        except Exception:  # the report is stored and acknowledged; see the docstring
+            log.exception("hiding the copies of report %s's files failed", body["report_id"])
+        return status, body
 
-        def handle(s: Session) -> tuple[int, dict[str, Any]]:
-            receipt = ReportIntake(s, self.policy, self.sweeper(s, compute=False)).submit(sub)
-            case_of["case"] = receipt.case_id
-            return 202, {
-                "report_id": receipt.report_id, "status_token": receipt.status_token,
+    @staticmethod
+    def _receipt(receipt: ReportReceipt) -> dict[str, Any]:
+        return {"report_id": receipt.report_id, "status_token": receipt.status_token,
                 "received_at": receipt.received_at.isoformat(),
                 "references": [r.__dict__ for r in receipt.references]}
 
-        answer = self._idempotent("report", idempotency_key, payload, handle)
-        if missing and "case" in case_of:
-            self._prepare_references(missing)
-            with self.db.transaction() as s:
-                ReportIntake(s, self.policy, self.sweeper(s)).hide_copies(case_of["case"])
-            self.workers.wake()
-        return answer
+    def _hide_copies(self, report_id: str) -> None:
+        with self.db.transaction() as s:
+            intake = ReportIntake(s, self.policy)
+            case_id, files = intake.files_to_hash(report_id)
+            missing = References(s, self.media_store).missing(files)
+        if not missing:
+            return
+        self._prepare_references(missing)
+        with self.db.transaction() as s:
+            ReportIntake(s, self.policy, self.sweeper(s)).hide_copies(case_id)
+        self.workers.wake()
 
     def report_status(self, report_id: str, token: str) -> dict[str, Any]:
         with self.db.transaction() as s:
@@ -399,7 +409,7 @@ class Takedown:
         default the case's own files and their copies."""
         if outcome is Outcome.VIOLATION:
             with self.db.transaction() as s:  # hash what will be banked beforehand
-                files = DecisionDesk(s, self.policy).files_to_bank(case_id, media)
+                files = DecisionDesk(s, self.policy).files_to_bank(case_id, reviewer, media)
             self._prepare_references(files)
 
         def handle(s: Session) -> tuple[int, dict[str, Any]]:

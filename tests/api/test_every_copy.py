@@ -9,6 +9,7 @@ import base64
 import hashlib
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from takedown.platform.demo.edits import (
@@ -164,10 +165,14 @@ def test_a_copy_uploaded_while_an_unhidden_case_is_reviewed_joins_it_unhidden(
     post(client, keys, "orig", ABUSE)
     report(client, content_ids=["orig"], relation="other_user")  # not trusted to restrict
     case_id = only_case(client, keys.bearer("specialist"))["id"]
-    during = post(client, keys, "during", edited(ABUSE, crop_side(0.06, "left")))
+    during = post(client, keys, "during", edited(ABUSE, lambda p: p, 50))  # re-encoded
     assert (during["verdict"], during["case_id"]) == ("allow", case_id)
+    # An ordinary reporter's files are not hashed into references at their word (that
+    # costs whoever reports nothing): the decision's sweep finds the cropped copy.
+    cropped = post(client, keys, "cropped", edited(ABUSE, crop_side(0.06, "left")))
+    assert (cropped["verdict"], cropped["case_id"]) == ("allow", None)
     decide(client, keys, case_id)
-    assert set(states(client, keys.api, "orig", "during").values()) == {"removed"}
+    assert set(states(client, keys.api, "orig", "during", "cropped").values()) == {"removed"}
 
 
 def test_a_dismissal_releases_the_held_files(client: TestClient, keys: Keys,
@@ -251,3 +256,135 @@ def test_the_reporter_is_told_in_numbers_and_only_what_the_platform_has_done(
                              "visible")
     deliver_all(system)
     assert told() == "The post and 5 copies were removed; future uploads of it are blocked."
+
+
+# --- what an independent review of this change found ------------------------------
+
+
+def test_an_album_report_does_not_join_the_case_of_its_other_file(
+        client: TestClient, keys: Keys, system: Takedown) -> None:
+    for n in range(3):
+        post(client, keys, f"meme-{n}", MEME)
+    report(client, content_ids=["meme-0"], category="terms_violation")
+    meme_case = only_case(client, keys.bearer("admin"))["id"]
+    decide(client, keys, meme_case, outcome="no_violation")
+    post(client, keys, "album", ABUSE, MEME)
+    report(client, content_ids=["album"], relation="parent_guardian", depicted_minor=True)
+    queue = client.get("/v1/cases", headers=keys.bearer("specialist")).json()
+    assert [c["id"] for c in queue] != [meme_case] and len(queue) == 1
+    assert states(client, keys.api, "album", "meme-0", "meme-1", "meme-2") == {
+        "album": "restricted", "meme-0": "visible", "meme-1": "visible", "meme-2": "visible"}
+
+
+def test_an_untrusted_report_cannot_widen_what_a_case_hides(
+        client: TestClient, keys: Keys, system: Takedown) -> None:
+    post(client, keys, "orig", ABUSE)
+    for n in range(2):
+        post(client, keys, f"meme-{n}", MEME)
+    report(client, content_ids=["orig"], relation="parent_guardian", depicted_minor=True)
+    report(client, content_ids=["orig", "meme-0"], relation="other_user")
+    assert states(client, keys.api, "orig", "meme-0", "meme-1") == {
+        "orig": "restricted", "meme-0": "visible", "meme-1": "visible"}
+    during = post(client, keys, "meme-during", MEME)  # joins for the reviewer, stays up
+    assert during["verdict"] == "allow"
+    case_id = only_case(client, keys.bearer("specialist"))["id"]
+    detail = client.get(f"/v1/cases/{case_id}", headers=keys.bearer("specialist")).json()
+    suggested = {m["sha256"] for m in detail["media"] if m["suggested"]}
+    assert suggested == {sha(ABUSE)}  # what the console ticks, and the default
+    decide(client, keys, case_id)
+    assert states(client, keys.api, "orig", "meme-0", "meme-1", "meme-during") == {
+        "orig": "removed", "meme-0": "visible", "meme-1": "visible", "meme-during": "visible"}
+    assert sha(MEME) not in system.export_bank("confirmed", "csv")
+
+
+def test_marking_a_trusted_looking_reporter_abusive_lifts_what_only_they_hid(
+        client: TestClient, keys: Keys, system: Takedown) -> None:
+    post(client, keys, "orig", ABUSE)
+    post(client, keys, "meme", MEME)
+    post(client, keys, "other-meme", harmless_photo(78))
+    report(client, content_ids=["orig"], relation="law_enforcement", case_numbers=["X"])
+    for ids in (["orig", "meme"], ["other-meme"]):  # joins the case; opens its own
+        report(client, content_ids=ids, relation="parent_guardian",
+               contact_email="liar@example.org")
+    assert set(states(client, keys.api, "orig", "meme", "other-meme").values()) == \
+        {"restricted"}
+    queue = client.get("/v1/cases", headers=keys.bearer("specialist")).json()
+    detail = client.get(f"/v1/cases/{queue[0]['id']}", headers=keys.bearer("specialist")).json()
+    key = next(r["reporter"]["key"] for r in detail["reports"]
+               if r["relation"] == "parent_guardian")
+    marked = client.put(f"/v1/reporters/{key}/abusive", headers=keys.bearer("specialist"),
+                        json={"reason": "false reports"})
+    assert marked.status_code == 200, marked.text
+    assert states(client, keys.api, "orig", "meme", "other-meme") == {
+        "orig": "restricted", "meme": "visible", "other-meme": "visible"}
+
+
+def test_reporting_a_quote_reaches_the_picture_it_quotes(
+        client: TestClient, keys: Keys, system: Takedown) -> None:
+    post(client, keys, "orig", ABUSE)
+    body = {"content_id": "quote", "author_id": "quoter", "created_at": WHEN,
+            "text": "look at this", "quote_of": "orig"}
+    assert client.post("/v1/content", json=body, headers=keys.api).status_code == 201
+    post(client, keys, "copy", ABUSE)
+    report(client, content_ids=["quote"], relation="depicted_person", depicted_minor=True)
+    assert set(states(client, keys.api, "orig", "quote", "copy").values()) == {"restricted"}
+    decide(client, keys, only_case(client, keys.bearer("specialist"))["id"])
+    assert set(states(client, keys.api, "orig", "quote", "copy").values()) == {"removed"}
+
+
+def test_a_dismissal_leaves_hidden_what_another_open_case_hides(
+        client: TestClient, keys: Keys, system: Takedown) -> None:
+    post(client, keys, "orig", ABUSE)
+    post(client, keys, "meme", MEME)
+    post(client, keys, "album", ABUSE, MEME)
+    report(client, content_ids=["meme"], category="non_consensual_intimate_imagery",
+           relation="depicted_person")
+    report(client, content_ids=["orig"], relation="parent_guardian", depicted_minor=True)
+    queue = {c["category"]: c["id"] for c in
+             client.get("/v1/cases", headers=keys.bearer("specialist")).json()}
+    decide(client, keys, queue["non_consensual_intimate_imagery"], outcome="no_violation")
+    assert states(client, keys.api, "meme", "album", "orig") == {
+        "meme": "visible", "album": "restricted", "orig": "restricted"}
+
+
+def test_a_restriction_lifted_and_asked_again_is_not_told_as_done(
+        client: TestClient, keys: Keys, system: Takedown) -> None:
+    post(client, keys, "orig", ABUSE)
+    report(client, content_ids=["orig"], category="non_consensual_intimate_imagery",
+           relation="depicted_person")
+    case_id = only_case(client, keys.bearer("specialist"))["id"]
+    deliver_all(system)
+    decide(client, keys, case_id, outcome="no_violation")
+    deliver_all(system)
+    again = report(client, content_ids=["orig"], category="non_consensual_intimate_imagery",
+                   relation="depicted_person")
+    status = client.get(f"/v1/reports/{again['report_id']}/status",
+                        headers={"X-Status-Token": again["status_token"]}).json()
+    assert status["message"].startswith("The post is being hidden"), status
+
+
+def test_the_report_stands_if_hiding_its_copies_fails(
+        client: TestClient, keys: Keys, system: Takedown,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    post(client, keys, "orig", ABUSE)
+    post(client, keys, "rotated", edited(ABUSE, rotate(3)))
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("hashing failed")
+
+    monkeypatch.setattr(system, "_prepare_references", broken)
+    report(client, content_ids=["orig"], relation="parent_guardian", depicted_minor=True)
+    assert states(client, keys.api, "orig") == {"orig": "restricted"}
+    # Meanwhile an exact re-upload is held by the file's own signals.
+    assert post(client, keys, "exact", ABUSE)["verdict"] == "restrict"
+    monkeypatch.undo()
+    decide(client, keys, only_case(client, keys.bearer("specialist"))["id"])
+    assert set(states(client, keys.api, "orig", "rotated", "exact").values()) == {"removed"}
+
+
+def test_media_goes_only_with_a_violation(client: TestClient, keys: Keys) -> None:
+    post(client, keys, "orig", ABUSE)
+    report(client, content_ids=["orig"], relation="parent_guardian")
+    case_id = only_case(client, keys.bearer("specialist"))["id"]
+    refused = decide(client, keys, case_id, outcome="escalate", expect=422, media=[sha(ABUSE)])
+    assert refused["error"]["code"] == "media_without_violation"

@@ -336,6 +336,10 @@ class CaseMediaOut(BaseModel):
     distance: int | None = Field(description="For a copy: PDQ bits from that file.")
     bank: str | None = Field(description="For a bank match: the bank.")
     confirmed: bool = Field(description="Confirmed as abusive by the decision.")
+    suggested: bool = Field(description="Among the files a violation confirms by default: "
+                                        "those a trusted report, a bank match or a reviewer "
+                                        "brought, and their copies (else those the valid "
+                                        "reports name).")
 
 
 class CaseDetailOut(CaseSummaryOut):

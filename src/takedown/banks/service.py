@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from takedown.banks.formats import Record
@@ -111,8 +112,14 @@ class BankBook:
                            lookup=Signal(kind, value).lookup, case_id=case_id, source=source,
                            external_ids=external_ids or [], added_by=added_by,
                            added_at=utcnow(), enabled=True)
-        self.session.add(row)
-        self.session.flush()
+        try:
+            with self.session.begin_nested():  # another transaction may add it meanwhile
+                self.session.add(row)
+        except IntegrityError:
+            existing = self.find(bank, kind, value)
+            if existing is None:
+                raise
+            return existing, False
         self._changed(row, "add")
         return row, True
 

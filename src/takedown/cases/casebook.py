@@ -45,19 +45,23 @@ class CaseBook:
         return row
 
     def case_about(self, graph: ContentGraph, items: set[int],
-                   media: Iterable[int] = ()) -> int | None:
-        """The newest case about any of these items (or what they repost or quote), or
-        about any of their files or these media."""
-        return max(self.cases_about(graph, items, media), default=None)
+                   files: Iterable[int] = ()) -> int | None:
+        """The newest case to join: one about any of these items (or what they repost
+        or quote), or about any of these files — the files that join with them, never
+        an album's other files, which would pull a report into another file's case."""
+        return max(self._cases(graph.ancestors_or_self(items), set(files)), default=None)
 
-    def cases_about(self, graph: ContentGraph, items: Iterable[int], media: Iterable[int] = (),
-                    statuses: list[str] | None = None) -> set[int]:
-        """The cases (in these statuses) about these items, what they repost or quote,
-        their files, or these media."""
+    def cases_reaching(self, graph: ContentGraph, items: Iterable[int],
+                       statuses: list[str] | None = None) -> set[int]:
+        """The cases (in these statuses) that reach these items: about them or what they
+        repost or quote, or about a file one of those carries."""
         shown = graph.ancestors_or_self(items)
-        files = graph.media_of(shown) | set(media)
+        return self._cases(shown, graph.media_of(shown), statuses)
+
+    def _cases(self, items: set[int], files: set[int],
+               statuses: list[str] | None = None) -> set[int]:
         found: set[int] = set()
-        for case, column, values in ((CaseContentRow.case_id, CaseContentRow.content_id, shown),
+        for case, column, values in ((CaseContentRow.case_id, CaseContentRow.content_id, items),
                                      (CaseMediaRow.case_id, CaseMediaRow.media_id, files)):
             for batch in chunks(values):
                 query = select(case).distinct().where(column.in_(batch))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.cases.casebook import CaseBook, MediaLink
-from takedown.cases.enforcement import Enforcement, media_ids
+from takedown.cases.enforcement import Enforcement, media_ids, suggested
 from takedown.cases.graph import chunks
 from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
@@ -73,6 +73,10 @@ class DecisionDesk:
         abusive; by default the case's files (what was reported or matched, and copies
         of it)."""
         state = self.visible_state(case_id, reviewer)
+        if media is not None and outcome is not Outcome.VIOLATION:
+            raise Invalid("`media` names the files a violation confirms; it goes only with "
+                          "the outcome `violation`", code="media_without_violation",
+                          fields=[{"field": "media", "message": "only with violation"}])
         new = self._events(state, reviewer, outcome, notes, category, reason, question, [])
         if any(e.type is EventType.DECIDED for e in new) and outcome is Outcome.VIOLATION:
             self.enforcement.join_copies(case_id)
@@ -84,12 +88,18 @@ class DecisionDesk:
         return DecisionResult(case_id, self.book.state(case_id), [e.type.value for e in new],
                               self.ledger.created, seq)
 
-    def files_to_bank(self, case_id: int, named: list[str] | None) -> set[int]:
-        """The files whose references a violation would bank: the case's own files (not
-        copies), and any the reviewer names."""
-        linked = self.enforcement.graph.case_media(case_id)
+    def files_to_bank(self, case_id: int, reviewer: Reviewer,
+                      named: list[str] | None) -> set[int]:
+        """The files whose references a violation by this reviewer would bank: the
+        case's own files (not copies) and those named, if they are files of the case.
+        Nothing for a reviewer who may not see the case."""
+        self.visible_state(case_id, reviewer)  # 404 or 403 before any hashing
+        graph = self.enforcement.graph
+        linked = graph.case_media(case_id)
         own = {m for m, row in linked.items() if row.via != MediaVia.COPY.value}
-        return own | media_ids(self.session, named or ())
+        if not named:
+            return own
+        return own | (media_ids(self.session, named) & graph.media_of(graph.case_items(case_id)))
 
     def _events(self, state: CaseState, reviewer: Reviewer, outcome: Outcome, notes: str,
                 category: Category | None, reason: str | None, question: str | None,
@@ -113,6 +123,8 @@ class DecisionDesk:
         files = {m.sha256: m.id for m in media_rows(self.session, graph.media_of(
             graph.case_items(case_id)))}
         if named is None:
+            default = suggested(self.session, self.policy, case_id,
+                                self.book.state(case_id))
             unclear = [i for i, f in graph.files(graph.case_subjects(case_id)).items()
                        if len(f) > 1 and not f & set(linked)]
             if unclear:
@@ -122,7 +134,7 @@ class DecisionDesk:
                               code="abusive_media_required",
                               fields=[{"field": "media", "message": "choose among "
                                        + ", ".join(sorted(files))}])
-            return sorted(sha for sha, media_id in files.items() if media_id in linked)
+            return sorted(sha for sha, media_id in files.items() if media_id in default)
         unknown = [sha for sha in named if sha not in files]
         if unknown:
             raise Invalid("these files are not in the case: " + ", ".join(unknown),

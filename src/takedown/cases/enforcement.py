@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from takedown.banks.service import CONFIRMED, UNDER_REVIEW, BankBook
@@ -28,10 +28,26 @@ from takedown.cases.graph import ContentGraph, chunks
 from takedown.cases.sweeps import Sweeper
 from takedown.domain.case import CaseState, EventType, NewEvent, priority
 from takedown.domain.policy import Policy
-from takedown.domain.vocabulary import ActionKind, MediaVia, ModerationState, Outcome
+from takedown.domain.vocabulary import (
+    ActionKind,
+    CaseStatus,
+    Category,
+    MediaVia,
+    ModerationState,
+    Outcome,
+    Relation,
+)
 from takedown.media.signals import Signal
 from takedown.platform.actions import ActionLedger, account_action, content_action
-from takedown.store.tables import CaseMediaRow, ContentRow, MediaRow, SignalRow
+from takedown.store.tables import (
+    CaseMediaRow,
+    CaseRow,
+    ContentRow,
+    MediaRow,
+    ReportContentRow,
+    ReportRow,
+    SignalRow,
+)
 
 
 @dataclass(frozen=True)
@@ -74,14 +90,18 @@ class Enforcement:
 
     # --- before a decision -------------------------------------------------------
 
+    def credible(self, case_id: int, state: CaseState) -> tuple[set[int], set[int]]:
+        return credible(self.session, self.policy, case_id, state)
+
     def restrict(self, case_id: int, state: CaseState, step: str, reason: str,
                  items: set[int] | None = None) -> int:
-        """Hide pending human review: these items and their reposts and quotes, or
-        (by default) everything the case reaches, copies found now included."""
+        """Hide pending human review: these items and their reposts and quotes, or (by
+        default) everything the case may hide before a human has looked (`credible`),
+        copies found now included."""
         joined: set[int] = set()
         if items is None:
             joined = self.join_copies(case_id)
-            targets = self.graph.case_items(case_id)
+            targets = self.graph.reach_of(*self.credible(case_id, state))
         else:
             targets = self.graph.subtree(items)
         visible = [r for r in self.graph.rows(targets)
@@ -107,14 +127,41 @@ class Enforcement:
     def hold(self, case_id: int) -> int:
         """Put the references of the case's own files in the `under_review` bank: an
         upload that matches one joins the case (and is hidden if the case is)."""
-        if self.sweeper is None:
-            return 0
         originals = [m for m, row in self.graph.case_media(case_id).items()
                      if row.via != MediaVia.COPY.value]
-        signals = [s for m in sorted(originals) for s in self.sweeper.references.of(m)]
+        signals = [s for m in sorted(originals) for s in self._references(m)]
         return BankBook(self.session).add_signals(
             UNDER_REVIEW, signals, source=f"case {case_id}, under review", added_by="takedown",
             case_id=case_id)
+
+    def _references(self, media_id: int) -> list[Signal]:
+        """A file's references, or while they are not known, its signals as uploaded
+        (an exact or near-exact re-upload is then caught meanwhile)."""
+        found = self.sweeper.references.of(media_id) if self.sweeper else []
+        return found or [Signal(kind, value, quality) for kind, value, quality in
+                         self.session.execute(select(SignalRow.signal_type, SignalRow.value,
+                                                     SignalRow.quality)
+                                              .where(SignalRow.media_id == media_id))]
+
+    def release(self, case_id: int) -> None:
+        """Take the case's files out of `under_review`; an entry is one per hash, so an
+        open case that holds the same files holds them again."""
+        BankBook(self.session).release(UNDER_REVIEW, case_id)
+        own = select(CaseMediaRow.media_id).where(CaseMediaRow.case_id == case_id)
+        others = set(self.session.scalars(
+            select(CaseMediaRow.case_id).distinct().join(CaseRow, CaseRow.id ==
+                                                          CaseMediaRow.case_id)
+            .where(CaseMediaRow.media_id.in_(own), CaseMediaRow.case_id != case_id,
+                   CaseRow.status.in_([s.value for s in CaseStatus if not s.is_closed]))))
+        for other in sorted(others):
+            self.hold(other)
+
+    def narrow(self, case_id: int, state: CaseState, step: str) -> int:
+        """After reports were set aside on an open case: lift what only they had hidden."""
+        if state.status.is_closed or not state.restricted:
+            return 0
+        keep = self.graph.reach_of(*self.credible(case_id, state))
+        return self._restore(case_id, state, step, "restriction lifted", keep=keep)
 
     # --- a decision --------------------------------------------------------------
 
@@ -131,10 +178,11 @@ class Enforcement:
         live = [r for r in rows if r.moderation_state != ModerationState.REMOVED.value]
         self._content_actions(ActionKind.REMOVE, live, case_id, state, step,
                               "confirmed violation")
-        restored = self._restore(case_id, state, step, "not among the files confirmed",
+        restored = self._restore(case_id, state, step, "restriction lifted",
                                  keep=removal.items)
         banked = self._bank(case_id, removal.media, state)
-        BankBook(self.session).release(UNDER_REVIEW, case_id)
+        self._forget_unconfirmed(case_id, removal.media)
+        self.release(case_id)
         suspended = self._act_on_uploaders(case_id, [r for r in rows
                                                      if r.id in removal.accountable],
                                            state, step)
@@ -143,22 +191,45 @@ class Enforcement:
             "banked": banked, "restored": restored, "accounts_suspended": suspended})])
 
     def _lift_restriction(self, case_id: int, state: CaseState, step: str) -> None:
-        why = ("every report was set aside (reporter marked abusive)" if state.set_aside
-               else "reviewed: no violation")
-        restored = self._restore(case_id, state, step, why)
-        BankBook(self.session).release(UNDER_REVIEW, case_id)
+        restored = self._restore(case_id, state, step, "restriction lifted")
+        self.release(case_id)
         if restored or state.restricted:
             self.book.append(case_id, [NewEvent(EventType.RESTORED, {"items": restored})])
 
     def _restore(self, case_id: int, state: CaseState, step: str, why: str,
                  keep: AbstractSet[int] = frozenset()) -> int:
-        """Lift this case's restrictions, except on the items in `keep`."""
+        """Lift this case's restrictions, except on the items in `keep` and on those
+        another open, restricted case may hide (they pass to that case)."""
         hidden = [r for r in self.session.scalars(select(ContentRow).where(
             ContentRow.moderation_case_id == case_id,
             ContentRow.moderation_state == ModerationState.RESTRICTED.value))
             if r.id not in keep]
-        self._content_actions(ActionKind.RESTORE, hidden, case_id, state, step, why)
-        return len(hidden)
+        still = self._hidden_by_others(case_id, {r.id for r in hidden})
+        for row in hidden:
+            if row.id in still:
+                row.moderation_case_id = still[row.id]
+        lifted = [r for r in hidden if r.id not in still]
+        self._content_actions(ActionKind.RESTORE, lifted, case_id, state, step, why)
+        return len(lifted)
+
+    def _hidden_by_others(self, case_id: int, items: set[int]) -> dict[int, int]:
+        """Item -> another open, restricted case that may hide it."""
+        if not items:
+            return {}
+        found: dict[int, int] = {}
+        open_ = [s.value for s in CaseStatus if not s.is_closed]
+        for other in sorted(self.book.cases_reaching(self.graph, items, open_) - {case_id}):
+            other_state = self.book.state(other)
+            if other_state.restricted:
+                reach = self.graph.reach_of(*self.credible(other, other_state))
+                found.update((i, other) for i in items & reach if i not in found)
+        return found
+
+    def _forget_unconfirmed(self, case_id: int, confirmed: set[int]) -> None:
+        """A reviewer found the case's other files not abusive: they leave it, so that a
+        reopened case does not hide or confirm them again by default."""
+        self.session.execute(delete(CaseMediaRow).where(
+            CaseMediaRow.case_id == case_id, CaseMediaRow.media_id.not_in(confirmed)))
 
     def _content_actions(self, kind: ActionKind, rows: list[ContentRow], case_id: int,
                          state: CaseState, step: str, reason: str) -> None:
@@ -228,3 +299,46 @@ def confirmed_removal(session: Session, case_id: int, state: CaseState) -> Remov
 def media_ids(session: Session, sha256s: Iterable[str]) -> set[int]:
     return {m for batch in chunks(sha256s) for m in session.scalars(
         select(MediaRow.id).where(MediaRow.sha256.in_(batch)))}
+
+def credible(session: Session, policy: Policy, case_id: int,
+             state: CaseState) -> tuple[set[int], set[int]]:
+    """(items, files) a case may hide before a human has looked: what reports the
+    policy trusts to restrict first brought (and that were not set aside), files that
+    matched a bank or that a reviewer named, and copies of those files. What an ordinary
+    or abusive reporter added to the case waits for a reviewer."""
+    graph = ContentGraph(session)
+    items: set[int] = set()
+    for report_id, category, relation, item in session.execute(
+            select(ReportRow.id, ReportRow.category, ReportRow.relation,
+                   ReportContentRow.content_id)
+            .join(ReportContentRow, ReportContentRow.report_id == ReportRow.id)
+            .where(ReportRow.case_id == case_id)):
+        rules = policy.for_category(Category(category))
+        if report_id not in state.invalid_reports and rules.restrict_first and \
+                Relation(relation) in rules.restrict_first_relations:
+            items.add(item)
+    media = graph.case_media(case_id)
+    only, several = graph.shown_files(items)
+    files = (only | several) & set(media)
+    files |= {m for m, row in media.items()
+              if row.via in (MediaVia.BANK.value, MediaVia.REVIEWER.value)}
+    files |= {m for m, row in media.items() if row.copy_of in files}
+    return {graph.origin(i) for i in items}, files
+
+
+def suggested(session: Session, policy: Policy, case_id: int, state: CaseState) -> set[int]:
+    """The files a violation confirms unless the reviewer says otherwise ("the ones that
+    matched"): those the case may hide before a human looked (`credible`), or, in a
+    case no trusted report or match brought a file to, the files its valid reports
+    name — never those of reports set aside — with copies of them."""
+    files = credible(session, policy, case_id, state)[1]
+    if files:
+        return files
+    graph = ContentGraph(session)
+    valid = select(ReportContentRow.content_id).join(
+        ReportRow, ReportRow.id == ReportContentRow.report_id).where(
+        ReportRow.case_id == case_id, ReportRow.id.not_in(list(state.invalid_reports)))
+    only, several = graph.shown_files(set(session.scalars(valid)))
+    media = graph.case_media(case_id)
+    files = (only | several) & set(media)
+    return files | {m for m, row in media.items() if row.copy_of in files}

@@ -95,6 +95,26 @@ class ContentGraph:
                 found[item].add(media)
         return found
 
+    def shown_files(self, items: Iterable[int]) -> tuple[set[int], set[int]]:
+        """What reported items show: (files that are the only file of the item shown,
+        files of items showing several). An item shows its origin's files; a quote with
+        no file of its own shows what it quotes. Which of an album's files is the one
+        meant is for a bank match or a reviewer to say."""
+        shown: set[int] = set()
+        for item in items:
+            origin = self.origin(item)
+            for _ in range(100):  # a bound, in case a platform sent a cycle of quotes
+                row = self.session.get(ContentRow, origin)
+                if row is None or row.parent_id is None or self.files([origin])[origin]:
+                    break
+                origin = self.origin(row.parent_id)
+            shown.add(origin)
+        only: set[int] = set()
+        several: set[int] = set()
+        for files in self.files(shown).values():
+            (only if len(files) == 1 else several).update(files)
+        return only, several
+
     def carriers(self, media_ids: Iterable[int]) -> set[int]:
         """The items that carry any of these media files themselves (uploads, not reposts)."""
         return self._linked(ContentMediaRow.content_id, ContentMediaRow.media_id, media_ids)

@@ -106,6 +106,7 @@ class ReportIntake:
         files = self.reported_files(items)
         copies = self._copies(files)
         case_id = self._case_for(items, set(files) | set(copies))
+        self.book.lock(case_id)  # reports on one case link and append one at a time
         self.session.add(ReportRow(
             id=report_id, created_at=now, case_id=case_id, category=sub.category.value,
             relation=sub.relation.value, depicted_minor=sub.depicted_minor,
@@ -127,13 +128,30 @@ class ReportIntake:
                 case_id, report_id, mark)
         return ReportReceipt(report_id, token, now, references, case_id)
 
+    def files_to_hash(self, report_id: str) -> tuple[int, set[int]]:
+        """(case, files whose references the report's second step needs): those of a
+        report the policy trusts to restrict first, still valid, on an open case.
+        Nothing for other reports: their files wait for a reviewer (and cost nothing
+        to whoever sends them)."""
+        report = self.session.get(ReportRow, report_id)
+        if report is None:
+            return 0, set()
+        state = self.book.state(report.case_id)
+        rules = self.policy.for_category(Category(report.category))
+        if state.status.is_closed or report_id in state.invalid_reports or \
+                not rules.restrict_first or \
+                Relation(report.relation) not in rules.restrict_first_relations:
+            return report.case_id, set()
+        items = set(self.session.scalars(select(ReportContentRow.content_id).where(
+            ReportContentRow.report_id == report_id)))
+        return report.case_id, set(self.reported_files(items))
+
     def hide_copies(self, case_id: int) -> None:
         """Once the references of the case's files are known: hold them, and if the
         case is hidden, hide the copies they find too."""
         self.book.lock(case_id)
         state = self.book.state(case_id)
-        if state.status.is_closed or state.category is None or \
-                not self.policy.for_category(state.category).restrict_first:
+        if state.status.is_closed:
             return
         self.enforcement.hold(case_id)
         if state.restricted:
@@ -142,16 +160,12 @@ class ReportIntake:
                                              "under review")
 
     def reported_files(self, items: set[int]) -> dict[int, MediaLink]:
-        """The files a report is about: the only file of each reported post (of what it
-        reposts), and of a post with several files those that match a bank. Which of an
-        album's other files are abusive is for a reviewer to say."""
-        found: dict[int, MediaLink] = {}
-        several: set[int] = set()
-        for files in self.graph.files({self.graph.origin(i) for i in items}).values():
-            if len(files) == 1:
-                found[next(iter(files))] = MediaLink(MediaVia.REPORTED)
-            else:
-                several |= files
+        """The files a report is about: the only file of each post it shows (a repost
+        shows its origin, a quote with no file what it quotes), and of a post with
+        several files those that match a bank. Which of an album's other files are
+        abusive is for a reviewer to say."""
+        only, several = self.graph.shown_files(items)
+        found = {m: MediaLink(MediaVia.REPORTED) for m in only}
         for hit in stored_hits(self.session, several, exclude=UNDER_REVIEW):
             for media_id in self._holding(hit, several):
                 found.setdefault(media_id, MediaLink(MediaVia.BANK, bank=hit.bank))
@@ -238,8 +252,9 @@ class ReportIntake:
 
     def _restrict_first(self, case_id: int, state: CaseState, seq: int,
                         sub: ReportSubmission) -> None:
-        """Hold the case's files (copies uploaded during review join it), and hide
-        everything the case reaches when the reporter is one the policy trusts."""
+        """Hold the case's files (copies uploaded during review join it), and, when the
+        reporter is one the policy trusts, hide what the case may hide before a human
+        has looked (`Enforcement.credible`)."""
         rules = self.policy.for_category(sub.category)
         if state.status.is_closed or not rules.restrict_first:
             return
@@ -248,8 +263,9 @@ class ReportIntake:
             return
         self.enforcement.restrict(
             case_id, state, step=f"case:{case_id}:event:{seq}",
-            reason=f"restricted pending review: {sub.category.value} reported by "
-                   f"{sub.relation.value.replace('_', ' ')}")
+            # Nothing about who reported: the platform, or someone reading its logs,
+            # may be the one reported.
+            reason="restricted pending review")
 
 
 def reach_event(state: CaseState, reach: tuple[int, int, float]) -> list[NewEvent]:

@@ -18,7 +18,13 @@ from takedown.cases.graph import ContentGraph
 from takedown.cases.sweeps import Sweeper
 from takedown.domain.case import EventType, NewEvent
 from takedown.domain.vocabulary import MediaVia
-from takedown.store.tables import BankEntryRow, BankRow, CaseMediaRow, MediaReferenceRow
+from takedown.store.tables import (
+    BankEntryRow,
+    BankRow,
+    CaseMediaRow,
+    MediaReferenceRow,
+    SignalRow,
+)
 
 
 @dataclass(frozen=True)
@@ -59,26 +65,35 @@ class MatchDesk:
         state = self.book.state(case_id)
         if state.status.is_closed:
             return None
+        original = self._original(case_id, match.entry_id)
         new = self.book.link_media(case_id, {m: MediaLink(
-            MediaVia.COPY, copy_of=self._original(case_id, match.entry_id),
-            distance=match.distance) for m in media})
+            MediaVia.COPY, copy_of=original, distance=match.distance) for m in media})
         _, seq = self.book.append(case_id, [NewEvent(EventType.COPY_JOINED, {
             "items": len(items), "files": len(new), "distance": match.distance,
             "signal_type": match.signal_type})])
-        action = "restrict" if state.restricted else "review"
+        # Hidden only if the case is, and the file copied is one it may hide: not one an
+        # ordinary or abusive reporter added (that waits for a reviewer).
+        hides = state.restricted and original in self.enforcement.credible(case_id, state)[1]
+        action = "restrict" if hides else "review"
         self._act(case_id, seq, items, action, "copies a file of a case under review")
         return Recorded(case_id, action)
 
     def _original(self, case_id: int, entry_id: int) -> int | None:
-        """The case's file whose reference the matched entry is."""
+        """The case's file whose reference (or, before its references were known, whose
+        own signal) the matched entry is."""
         entry = self.session.get(BankEntryRow, entry_id)
+        if entry is None:
+            return None
         originals = select(CaseMediaRow.media_id).where(
             CaseMediaRow.case_id == case_id, CaseMediaRow.via != MediaVia.COPY.value)
-        return None if entry is None else self.session.scalar(
-            select(func.min(MediaReferenceRow.media_id)).where(
-                MediaReferenceRow.media_id.in_(originals),
-                MediaReferenceRow.signal_type == entry.signal_type,
-                MediaReferenceRow.value == entry.value))
+        found = self.session.scalar(select(func.min(MediaReferenceRow.media_id)).where(
+            MediaReferenceRow.media_id.in_(originals),
+            MediaReferenceRow.signal_type == entry.signal_type,
+            MediaReferenceRow.value == entry.value))
+        return found if found is not None else self.session.scalar(
+            select(func.min(SignalRow.media_id)).where(
+                SignalRow.media_id.in_(originals), SignalRow.signal_type == entry.signal_type,
+                SignalRow.lookup == entry.lookup))
 
     def _act(self, case_id: int, seq: int, items: set[int], action: str,
              reason: str) -> None:

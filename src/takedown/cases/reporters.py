@@ -125,8 +125,11 @@ class ReporterBook:
 
     def _append(self, case_id: int, events: list[NewEvent]) -> CaseState:
         state, seq = self.book.append(case_id, events)
+        step = f"case:{case_id}:event:{seq}"
         if any(e.type is EventType.DECIDED for e in events):
             # Set aside: lift any restriction the invalid reports had put in place.
-            self.enforcement.carry_out(case_id, state, step=f"case:{case_id}:event:{seq}")
+            self.enforcement.carry_out(case_id, state, step=step)
             state = self.book.state(case_id)
+        elif any(e.type is EventType.REPORT_INVALIDATED for e in events):
+            self.enforcement.narrow(case_id, state, step)  # what only they had hidden
         return state

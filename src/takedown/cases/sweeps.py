@@ -21,10 +21,10 @@ from takedown.cases.graph import chunks
 from takedown.clock import utcnow
 from takedown.index.live import Indexes
 from takedown.media.decode import DecodeLimits, MediaRejected
-from takedown.media.signals import Signal, reference_signals
+from takedown.media.signals import SIGNAL_TYPES, Signal
 from takedown.media.storage import MediaStore
 from takedown.store.db import Database
-from takedown.store.tables import BankEntryRow, MediaReferenceRow, MediaRow
+from takedown.store.tables import BankEntryRow, MediaReferenceRow, MediaRow, SignalRow
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,18 @@ class References:
                 for r in self.session.scalars(select(MediaReferenceRow).where(
                     MediaReferenceRow.media_id == media_id).order_by(MediaReferenceRow.id))]
 
-    def save(self, media: MediaRow, signals: list[Signal]) -> None:
+    def save(self, media: MediaRow, computed: tuple[list[Signal], set[str]]) -> None:
+        """Store what was computed; for a signal type that could not compute references
+        (the file gone from the store, a video over the decoding limits), the file's
+        signals as uploaded stand in, so that it is still matched as it was."""
         if media.references_at is not None:  # another request got there first
             return
+        signals, failed = computed
+        signals = signals + [Signal(kind, value, quality) for kind, value, quality in
+                             self.session.execute(select(
+                                 SignalRow.signal_type, SignalRow.value, SignalRow.quality)
+                                 .where(SignalRow.media_id == media.id,
+                                        SignalRow.signal_type.in_(failed)))]
         self.session.add_all(MediaReferenceRow(
             media_id=media.id, signal_type=s.signal_type, value=s.value, quality=s.quality,
             note=s.note) for s in signals)
@@ -89,13 +98,21 @@ class References:
 
 
 def compute(store: MediaStore, sha256: str, mime: str | None,
-            limits: DecodeLimits) -> list[Signal]:
-    """A stored file's references; a file gone from the store, or one that cannot be
-    decoded any more, has only what it had at upload (nothing perceptual)."""
+            limits: DecodeLimits) -> tuple[list[Signal], set[str]]:
+    """A stored file's references, and the signal types that could not compute theirs
+    (every type, if the file is gone from the store)."""
     try:
-        return reference_signals(store.get(sha256), mime, limits)
-    except (OSError, MediaRejected):
-        return []
+        data = store.get(sha256)
+    except OSError:
+        return [], set(SIGNAL_TYPES)
+    signals: list[Signal] = []
+    failed: set[str] = set()
+    for name, kind in SIGNAL_TYPES.items():
+        try:
+            signals.extend(kind.references(data, mime, limits))
+        except MediaRejected:
+            failed.add(name)
+    return signals, failed
 
 
 class Sweeper:

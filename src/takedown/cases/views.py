@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from takedown.access import report_for_token
 from takedown.cases.casebook import CaseBook
-from takedown.cases.enforcement import confirmed_removal
+from takedown.cases.enforcement import confirmed_removal, credible, suggested
 from takedown.cases.graph import ContentGraph, chunks
 from takedown.clock import utcnow
 from takedown.domain.case import CaseState, EventType, in_specialists_queue
@@ -25,6 +25,7 @@ from takedown.store.tables import (
     ContentRow,
     MediaRow,
     PlatformRow,
+    ReportContentRow,
     ReporterMarkRow,
     ReportRow,
 )
@@ -91,7 +92,8 @@ def case_detail(session: Session, policy: Policy, case_id: int,
     detail["content_total"] = len(reached)
     detail["content"] = [_content(r, platforms, parents, r.id in subjects)
                          for r in sorted(reached, key=lambda r: r.id)[:CONTENT_LISTED]]
-    detail["media"] = _media(session, graph, case_id, reached, state)
+    detail["media"] = _media(session, graph, case_id, reached, state,
+                             suggested(session, policy, case_id, state))
     detail["events"] = [{"seq": e.seq, "type": e.type, "at": e.at, "actor": e.actor,
                          "data": e.data} for e in session.scalars(
         select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq))]
@@ -103,7 +105,7 @@ def case_detail(session: Session, policy: Policy, case_id: int,
 
 
 def _media(session: Session, graph: ContentGraph, case_id: int, reached: list[ContentRow],
-           state: CaseState) -> list[dict[str, Any]]:
+           state: CaseState, default: set[int]) -> list[dict[str, Any]]:
     """Every file of every item the case reaches, how it joined the case (None: it
     did not, e.g. an album's other picture), and whether a violation confirmed it."""
     counts: dict[int, int] = {}
@@ -123,7 +125,8 @@ def _media(session: Session, graph: ContentGraph, case_id: int, reached: list[Co
             "via": link.via if link else None,
             "copy_of": sha.get(link.copy_of) if link and link.copy_of else None,
             "distance": link.distance if link else None,
-            "bank": link.bank if link else None, "confirmed": media.sha256 in confirmed})
+            "bank": link.bank if link else None, "confirmed": media.sha256 in confirmed,
+            "suggested": media.id in default})
     return listed
 
 
@@ -186,33 +189,42 @@ def actions(session: Session, *, case_id: int | None, platform_id: int | None,
     return [action_view(a) for a in session.scalars(query.limit(limit).offset(offset))]
 
 
-def tally(session: Session, case_id: int, state: CaseState) -> Tally | None:
+def tally(session: Session, policy: Policy, case_id: int, state: CaseState,
+          report_id: str) -> Tally | None:
     """How far the platform has carried out the case's action: after a violation, the
-    removal of every item the decision reaches; while restricted, the restriction."""
+    removal of every item the decision reaches; while restricted, the restriction of
+    what the case hides. Whether this report's own items are among them."""
+    own = set(session.scalars(select(ReportContentRow.content_id).where(
+        ReportContentRow.report_id == report_id)))
     if state.status is CaseStatus.CLOSED_VIOLATION:
         removal = confirmed_removal(session, case_id, state)
         return Tally(len(removal.items), _acknowledged(session, removal.items, ActionKind.REMOVE),
-                     blocked=bool(removal.media))
+                     blocked=bool(removal.media), reported_kept=bool(own - removal.items))
     if state.restricted and not state.status.is_closed:
-        items = ContentGraph(session).case_items(case_id)
-        return Tally(len(items), _acknowledged(session, items, ActionKind.RESTRICT))
+        items = ContentGraph(session).reach_of(*credible(session, policy, case_id, state))
+        return Tally(len(items), _acknowledged(session, items, ActionKind.RESTRICT),
+                     reported_kept=bool(own - items))
     return None
 
 
 def _acknowledged(session: Session, items: set[int], kind: ActionKind) -> int:
-    """Items whose `kind` action (or a removal, which hides them as well) the platform
-    has acknowledged."""
-    kinds = {kind.value, ActionKind.REMOVE.value}
-    done = 0
+    """Items whose latest action is a `kind` (or a removal, which hides them as well)
+    that the platform has acknowledged: a restriction later lifted does not count."""
+    wanted = {kind.value, ActionKind.REMOVE.value}
+    content = [ActionKind.RESTRICT.value, ActionKind.REMOVE.value, ActionKind.RESTORE.value]
+    latest: dict[tuple[int, str], tuple[str, str]] = {}
     for batch in chunks(items):
         targets = select(ContentRow.platform_id, ContentRow.external_id).where(
             ContentRow.id.in_(batch))
-        done += len(set(session.execute(
-            select(ActionRow.platform_id, ActionRow.target_id).where(
-                ActionRow.target_type == "content", ActionRow.kind.in_(kinds),
-                ActionRow.status == "delivered",
-                tuple_(ActionRow.platform_id, ActionRow.target_id).in_(targets)))))
-    return done
+        for platform_id, target, action, status in session.execute(
+                select(ActionRow.platform_id, ActionRow.target_id, ActionRow.kind,
+                       ActionRow.status)
+                .where(ActionRow.target_type == "content", ActionRow.kind.in_(content),
+                       tuple_(ActionRow.platform_id, ActionRow.target_id).in_(targets))
+                .order_by(ActionRow.created_at)):
+            latest[(platform_id, target)] = (action, status)
+    return sum(1 for action, status in latest.values()
+               if action in wanted and status == "delivered")
 
 
 def report_status(session: Session, policy: Policy, report_id: str,
@@ -221,6 +233,6 @@ def report_status(session: Session, policy: Policy, report_id: str,
     case = session.get(CaseRow, report.case_id)
     assert case is not None  # reports reference cases by foreign key
     state = CaseBook(session, policy).state(case.id)
-    told = reporter_status(state, report.id, tally(session, case.id, state))
+    told = reporter_status(state, report.id, tally(session, policy, case.id, state, report.id))
     return {"report_id": report.id, "received_at": report.created_at, "status": told.status,
             "message": told.message, "question": told.question, "updated_at": case.updated_at}

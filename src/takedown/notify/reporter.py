@@ -46,6 +46,7 @@ class Tally:
     items: int
     done: int
     blocked: bool = False  # the files are banked: new uploads of them are refused
+    reported_kept: bool = False  # the reporter's own post is not among the items
 
     @property
     def still_visible(self) -> int:
@@ -78,6 +79,10 @@ def _done(key: str, tally: Tally) -> str:
     if tally.items == 0:
         return ("The content was found to break the rules or the law." if key == "action_taken"
                 else "Your report is stored and waiting for a human reviewer.")
+    if tally.reported_kept:
+        return (f"{tally.items:,} related {'item' if tally.items == 1 else 'items'}: "
+                f"{tally.done:,} {verb} so far{while_}. The post you reported is not among "
+                f"them{'; it was not found to break the rules' if key == 'action_taken' else ''}.")
     blocked = "; future uploads of it are blocked" if tally.blocked else ""
     if tally.still_visible == 0:
         were = "was" if tally.items == 1 else "were"

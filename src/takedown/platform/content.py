@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.banks.matching import BankMatch, Matcher, urgency
+from takedown.banks.matching import Matcher
 from takedown.banks.service import UNDER_REVIEW
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
@@ -74,6 +74,10 @@ class ReachUpdate:
     observed_at: datetime
 
 
+_VERDICT_OF_ACTION = {"block": ScreeningVerdict.BLOCK, "restrict": ScreeningVerdict.RESTRICT,
+                      "review": ScreeningVerdict.ALLOW}
+_VERDICT_ORDER = {ScreeningVerdict.BLOCK: 0, ScreeningVerdict.RESTRICT: 1,
+                  ScreeningVerdict.ALLOW: 2}
 _VERDICT_OF_STATE = {
     ModerationState.VISIBLE.value: ScreeningVerdict.ALLOW,
     ModerationState.RESTRICTED.value: ScreeningVerdict.RESTRICT,
@@ -159,27 +163,34 @@ class ContentRegistry:
         """Act on bank matches of each file (exact or perceptual, per the bank's action;
         a copy of a file of a case under review is restricted and joins that case);
         block reposts of removed content and restrict reposts of restricted content."""
-        matched: dict[int, BankMatch] = {}  # file -> its most urgent match
-        for media_id, prepared in zip(media_ids, media, strict=True):
-            found = self.matcher.against_banks(prepared.signals)
-            if found:
-                matched[media_id] = found[0]
-        if matched:
-            best = min(matched.values(), key=urgency)
-            recorded = self.desk.record({row.id}, set(matched), best)
-            if recorded is not None:
-                case_id = recorded.case_id
-                verdict = {"block": ScreeningVerdict.BLOCK, "restrict": ScreeningVerdict.RESTRICT,
-                           "review": ScreeningVerdict.ALLOW}[recorded.action]
-                how = "exactly" if best.distance == 0 else f"at PDQ distance {best.distance}"
-                what = "a file of a case under review" if best.bank == UNDER_REVIEW else \
-                    f"the {best.bank!r} hash bank"
-                return verdict, case_id, f"media matches {what} {how}"
+        answers = [answer for media_id, prepared in zip(media_ids, media, strict=True)
+                   if (answer := self._screen_file(row, media_id, prepared)) is not None]
+        if answers:  # each file joined its own case; the most urgent answer is given
+            return min(answers, key=lambda a: _VERDICT_ORDER[a[0]])
         if parent is not None and parent.moderation_state != ModerationState.VISIBLE.value:
             verdict = _VERDICT_OF_STATE[parent.moderation_state]
             reason = f"{row.parent_kind}s content that is {parent.moderation_state}"
             return self._act(row, verdict, parent.moderation_case_id, reason)
         return ScreeningVerdict.ALLOW, None, None
+
+    def _screen_file(self, row: ContentRow, media_id: int, prepared: PreparedMedia
+                     ) -> tuple[ScreeningVerdict, int | None, str | None] | None:
+        """One file against the banks: its most urgent match opens or joins a case about
+        that file alone. A match of a case decided meanwhile is screened again: the
+        decision's banks are then in place."""
+        for _attempt in range(2):
+            found = self.matcher.against_banks(prepared.signals)
+            if not found:
+                return None
+            recorded = self.desk.record({row.id}, {media_id}, found[0])
+            if recorded is not None:
+                best = found[0]
+                how = "exactly" if best.distance == 0 else f"at PDQ distance {best.distance}"
+                what = "a file of a case under review" if best.bank == UNDER_REVIEW else \
+                    f"the {best.bank!r} hash bank"
+                return _VERDICT_OF_ACTION[recorded.action], recorded.case_id, \
+                    f"media matches {what} {how}"
+        return None
 
     def _act(self, row: ContentRow, verdict: ScreeningVerdict, case_id: int | None,
              reason: str) -> tuple[ScreeningVerdict, int | None, str | None]:
@@ -215,7 +226,7 @@ class ContentRegistry:
         if not content_ids or not self.session.scalar(
                 select(CaseRow.id).where(CaseRow.status.in_(open_statuses)).limit(1)):
             return set()
-        return self.book.cases_about(self.graph, content_ids, statuses=open_statuses)
+        return self.book.cases_reaching(self.graph, content_ids, statuses=open_statuses)
 
 
 def _observe(row: ContentRow, update: ReachUpdate) -> bool:

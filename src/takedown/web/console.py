@@ -162,7 +162,12 @@ def console_router(system: Takedown) -> APIRouter:
             return to_login()
         back = f"/console/cases/{case_id}"
         files: list[str] | None = [] if no_file else media or None
-        if outcome == Outcome.VIOLATION.value and files is None and media_shown:
+        if outcome != Outcome.VIOLATION.value:
+            files = None
+        elif no_file and media:
+            return back_to(back, error="Either tick the abusive files, or “No file is "
+                                       "abusive”, not both.")
+        elif files is None and media_shown:
             return back_to(back, error="Tick the files that are abusive, or “No file is "
                                        "abusive” if the text is the violation.")
         try:

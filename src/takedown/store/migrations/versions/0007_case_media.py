@@ -46,13 +46,25 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_media_references_media_id"), "media_references", ["media_id"],
                     unique=False)
-    # Cases opened before: each reported post with exactly one file is about that file
-    # (what intake now records), so that their decisions bank and remove it.
+    # Cases opened before: each is about the only file of each post its reports show (a
+    # repost shows its origin) — what intake now records — so that their decisions bank
+    # and remove it. (Their case_content also held the posts of copies; not those.)
     op.execute(sa.text("""
         INSERT INTO case_media (case_id, media_id, via, added_at)
-        SELECT DISTINCT cc.case_id, cm.media_id, 'reported', CURRENT_TIMESTAMP
-        FROM case_content cc JOIN content_media cm ON cm.content_id = cc.content_id
-        WHERE (SELECT count(*) FROM content_media x WHERE x.content_id = cc.content_id) = 1
+        WITH RECURSIVE shown(case_id, content_id) AS (
+            SELECT r.case_id, rc.content_id
+            FROM report_content rc JOIN reports r ON r.id = rc.report_id
+            UNION
+            SELECT shown.case_id, c.parent_id
+            FROM shown JOIN content c ON c.id = shown.content_id
+            WHERE c.parent_kind = 'repost' AND c.parent_id IS NOT NULL
+        )
+        SELECT DISTINCT shown.case_id, cm.media_id, 'reported', CURRENT_TIMESTAMP
+        FROM shown
+        JOIN content c ON c.id = shown.content_id
+        JOIN content_media cm ON cm.content_id = shown.content_id
+        WHERE (c.parent_id IS NULL OR c.parent_kind <> 'repost')
+          AND (SELECT count(*) FROM content_media x WHERE x.content_id = c.id) = 1
     """))
 
 
