@@ -3,13 +3,15 @@
 
 What a case reaches follows its media files (`CaseMediaRow`), never a post's other
 files: the items it is about and their reposts and quotes, and every item carrying
-one of its files with theirs. Before acting, the case's reported, matched and
-confirmed files are swept for copies (`join_copies`): registered files that their
-references match, exactly or perceptually, join as copies.
+one of its files with theirs. Before a human has looked it hides less (`credible`):
+only what trusted reports, bank matches and reviewers brought, and copies of that.
+Before acting, the case's reported, matched and confirmed files are swept for copies
+(`join_copies`): registered files that their references match join as copies.
 
 On a violation only the files the reviewer confirmed (and copies of them) count:
 only they are banked, only items carrying them are removed, only their uploaders
-suspended; whatever else the case had restricted is restored.
+suspended; whatever else the case had restricted is restored, unless another open,
+restricted case may hide it.
 """
 
 from __future__ import annotations
