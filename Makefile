@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Install, migrate the embedded SQLite store and start the API with the demo platform.
+## Install, migrate the embedded SQLite store and start the API with the demo platform
+## (`make run PORT=8080 HOST=0.0.0.0` to listen elsewhere).
 run: $(STAMP)
 	$(BIN)/takedown migrate
-	$(BIN)/takedown serve --demo
+	$(BIN)/takedown serve --demo $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 ## Debian's chromium drives the console's browser tests (Playwright, no browser download).
 CHROMIUM := /usr/bin/chromium

@@ -16,10 +16,10 @@ import pdqhash
 from PIL import Image
 
 from bench.common import machine, per_second, table
+from takedown.demo.media import generated_photo
 from takedown.media import pdq
 from takedown.media.decode import DecodeLimits, image_luma
 from takedown.media.signals import PDQ, Signal
-from takedown.platform.demo.media import generated_photo
 
 LIMITS = DecodeLimits()
 

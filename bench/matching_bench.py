@@ -18,7 +18,7 @@ vPDQ; an image never matched a video, nor a video an image.
 
 Sources: harmless generated pictures (`generated_photo`, `harmless_photo`) and the
 photos scikit-image ships on disk (read from its data folder; nothing is downloaded).
-Each edit of `takedown.platform.demo.edits.EDITS` is applied to every source; a copy
+Each edit of `takedown.demo.edits.EDITS` is applied to every source; a copy
 counts as matched when it matches its own source. False matches: `--banked` banked
 `harmless_photo` pictures (seeds 1,000,000+i) against `--harmless` others (seeds
 0..N-1) plus the scikit-image photos not used as sources and their quarters.
@@ -50,6 +50,14 @@ import numpy.typing as npt
 from PIL import Image
 
 from bench.common import machine, table
+from takedown.demo.edits import (
+    EDITS,
+    clip,
+    frame_at,
+    generated_video,
+    slideshow,
+)
+from takedown.demo.media import generated_photo, harmless_photo
 from takedown.media import pdq
 from takedown.media.decode import DecodeLimits, image_luma
 from takedown.media.signals import (
@@ -58,14 +66,6 @@ from takedown.media.signals import (
     compute_signals,
     reference_signals,
 )
-from takedown.platform.demo.edits import (
-    EDITS,
-    clip,
-    frame_at,
-    generated_video,
-    slideshow,
-)
-from takedown.platform.demo.media import generated_photo, harmless_photo
 
 JPEG = "image/jpeg"
 MP4 = "video/mp4"

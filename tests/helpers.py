@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from takedown.platform.demo.media import generated_photo
+from takedown.demo.media import generated_photo
 
 WHEN = "2020-01-20T10:00:00Z"
 # The shared conformance sets (see its README): ../shared/reference beside the
@@ -80,6 +80,6 @@ def states(client: TestClient, api: dict[str, str], *ids: str) -> dict[str, str]
 
 
 def photo_jpeg(seed: int, size: tuple[int, int] = (1024, 768), quality: int = 88) -> bytes:
-    from takedown.platform.demo.media import generated_photo
+    from takedown.demo.media import generated_photo
 
     return generated_photo(seed, size, quality)

@@ -101,7 +101,7 @@ def test_hash_prints_one_json_object_per_image_and_frames_for_videos(
 
 
 def test_bank_add_list_export_disable_and_match(env: dict[str, str], tmp_path: Path) -> None:
-    from takedown.platform.demo.media import altered_copies, generated_photo
+    from takedown.demo.media import altered_copies, generated_photo
 
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(generated_photo(1))

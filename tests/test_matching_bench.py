@@ -20,10 +20,10 @@ from bench.matching_bench import (
     run,
 )
 
+from takedown.demo.edits import EDITS
+from takedown.demo.media import generated_photo
 from takedown.media import pdq
 from takedown.media.signals import PERCEPTUAL, Signal, compute_signals, reference_signals
-from takedown.platform.demo.edits import EDITS
-from takedown.platform.demo.media import generated_photo
 
 ROTATIONS = tuple(e.name for e in EDITS if e.kind == "rotation")
 EDIT_KEYS = {"section", "kind", "edit", "copies", "before", "after", "before_matched",

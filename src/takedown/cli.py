@@ -43,7 +43,8 @@ def migrate() -> None:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000,
+def serve(host: Annotated[str | None, typer.Option(help="Default TAKEDOWN_HOST.")] = None,
+          port: Annotated[int | None, typer.Option(help="Default TAKEDOWN_PORT.")] = None,
           demo: Annotated[bool, typer.Option(help="Mount the demo platform at /demo and "
                                                   "seed a few posts.")] = False) -> None:
     """Run the API (and, by default, the delivery workers in-process)."""
@@ -52,13 +53,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     from takedown.api.app import create_app
 
     system = _system()
+    host = host or system.settings.host
+    port = port or system.settings.port
     system.migrate()
     system.warm_up()
     public = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     platform = None
     if demo:
-        from takedown.platform.demo.bootstrap import demo_platform
-        from takedown.platform.demo.seed import seed_in_background
+        from takedown.demo.bootstrap import demo_platform
+        from takedown.demo.seed import seed_in_background
 
         platform, tokens = demo_platform(system, public)
         seed_in_background(platform)
@@ -149,7 +152,7 @@ def demo(
                                                "the first report.")] = 2.0,
 ) -> None:
     """Replay the case in DEVELOPERS.md on the embedded default and print its timeline."""
-    from takedown.platform.demo.scenario import ScenarioConfig, run_seed_case
+    from takedown.demo.scenario import ScenarioConfig, run_seed_case
 
     config = ScenarioConfig(reposts=reposts, tick_s=tick_s)
     with tempfile.TemporaryDirectory(prefix="takedown-demo-") as scratch:

@@ -1,32 +1,47 @@
-"""Settings from the environment, and loading the operator's policy file."""
+"""Settings in one typed place (pydantic-settings: every field is `TAKEDOWN_<NAME>` in
+the environment), and loading the operator's policy file."""
 
 from __future__ import annotations
 
-import os
 import tomllib
-from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from takedown.domain.policy import Policy, PolicyError, policy_from_mapping
 
 DEFAULT_POLICY = "policy.toml"
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else int(raw)
+def _env(name: str, *old: str) -> Any:
+    """The variable `TAKEDOWN_<NAME>`, and older names that keep working."""
+    return Field(default=None, validation_alias=AliasChoices(*(f"TAKEDOWN_{n}" for n in (name, *old)),
+                                               name.lower()))
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAKEDOWN_", frozen=True, extra="ignore",
+                                      populate_by_name=True)
+
     data_dir: Path = Path("data")
     database_url: str = ""
-    policy_path: Path | None = None
+    policy_path: Path | None = _env("POLICY")
+    # Where `takedown serve` (and `make run PORT=…`) listens.
+    host: str = "127.0.0.1"
+    port: int = 8000
     # Worker threads run inside the API process; 0 when `takedown worker` runs apart.
     inprocess_workers: int = 2
+    # Bodies: uploads with media may be large; every other request is small JSON, so a
+    # flood of big bodies to the public report form is refused before it is parsed.
     max_request_bytes: int = 96 * 1024 * 1024
+    max_json_bytes: int = 1024 * 1024
     max_media_bytes: int = 64 * 1024 * 1024
+    # Decoding: at most this many media decodes run at once in one process, so that
+    # parallel large files cannot multiply the memory one decode needs.
+    max_concurrent_decodes: int = 2
     fetch_timeout_s: float = 10.0
     webhook_timeout_s: float = 10.0
     webhook_batch: int = 500
@@ -38,10 +53,32 @@ class Settings:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     mail_from: str = "takedown@localhost"
-    oncall_webhook_url: str | None = None
+    oncall_webhook_url: str | None = _env("ONCALL_WEBHOOK", "ONCALL_WEBHOOK_URL")
     oncall_webhook_secret: str = ""
     # Where reporters reach this service: links in their e-mails.
     public_url: str = "http://127.0.0.1:8000"
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-
+    # separated addresses); from any other peer those headers are ignored.
+    trusted_proxies: str = ""
+    # Console sign-in: attempts allowed per account and per client address (the `limits`
+    # package's notation), and where the counters live (memory:// per process;
+    # redis://… to share them between API hosts).
+    signin_limit_account: str = "5/minute;20/hour"
+    signin_limit_address: str = "20/minute;100/hour"
+    rate_limit_storage: str = "memory://"
+    # The audit chain's HMAC key (kept outside the database; `takedown audit key` makes
+    # one) and the file the signed head is anchored to. Without a key, one is made and
+    # kept in data_dir/audit.key (fine for the embedded default, not for production).
+    audit_key: str = ""
+    audit_anchor_path: Path | None = None
+    audit_anchor_interval_s: float = 60.0
+    # Logs: one JSON object per line ("json") or plain text ("text").
+    log_format: str = "json"
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @property
     def effective_database_url(self) -> str:
@@ -51,26 +88,16 @@ class Settings:
     def media_dir(self) -> Path:
         return self.data_dir / "media"
 
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
     @classmethod
     def from_env(cls) -> Settings:
-        policy = os.environ.get("TAKEDOWN_POLICY")
-        return cls(
-            data_dir=Path(os.environ.get("TAKEDOWN_DATA_DIR", "data")),
-            database_url=os.environ.get("TAKEDOWN_DATABASE_URL", ""),
-            policy_path=Path(policy) if policy else None,
-            inprocess_workers=_env_int("TAKEDOWN_INPROCESS_WORKERS", 2),
-            max_media_bytes=_env_int("TAKEDOWN_MAX_MEDIA_BYTES", 64 * 1024 * 1024),
-            oncall_email=os.environ.get("TAKEDOWN_ONCALL_EMAIL") or None,
-            smtp_host=os.environ.get("TAKEDOWN_SMTP_HOST", "127.0.0.1"),
-            smtp_port=_env_int("TAKEDOWN_SMTP_PORT", 25),
-            mail_from=os.environ.get("TAKEDOWN_MAIL_FROM", "takedown@localhost"),
-            oncall_webhook_url=os.environ.get("TAKEDOWN_ONCALL_WEBHOOK") or None,
-            oncall_webhook_secret=os.environ.get("TAKEDOWN_ONCALL_WEBHOOK_SECRET", ""),
-            public_url=os.environ.get("TAKEDOWN_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
-        )
+        return cls()
 
-    def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_(self, **changes: Any) -> Settings:
+        return self.model_validate({**self.model_dump(), **changes})
 
 
 def load_policy(path: Path | None) -> Policy:

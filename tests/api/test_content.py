@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from takedown.platform.demo.media import generated_photo
+from takedown.demo.media import generated_photo
 from takedown.system import Takedown
 from tests.conftest import Keys
 from tests.helpers import WHEN, register, report

@@ -2,8 +2,8 @@
 
 from fastapi.testclient import TestClient
 
+from takedown.demo.media import generated_photo
 from takedown.media.signals import reference_signals
-from takedown.platform.demo.media import generated_photo
 from takedown.system import Takedown
 from tests.conftest import Keys, Receiver, deliver_all
 from tests.helpers import only_case, register, report, states

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from takedown.platform.demo.edits import (
+from takedown.demo.edits import (
     border,
     clip,
     crop_side,
@@ -23,7 +23,7 @@ from takedown.platform.demo.edits import (
     rotate,
     slideshow,
 )
-from takedown.platform.demo.media import generated_photo, harmless_photo
+from takedown.demo.media import generated_photo, harmless_photo
 from takedown.system import Takedown
 from tests.conftest import Keys, Receiver, deliver_all
 from tests.helpers import WHEN, only_case, report, states
@@ -192,7 +192,7 @@ def test_after_a_violation_re_uploads_with_every_kind_of_edit_are_blocked(
     post(client, keys, "orig", ABUSE)
     report(client, content_ids=["orig"], relation="law_enforcement", case_numbers=["X"])
     decide(client, keys, only_case(client, keys.bearer("specialist"))["id"])
-    from takedown.platform.demo.edits import EDITS
+    from takedown.demo.edits import EDITS
 
     verdicts = {e.name: post(client, keys, f"late-{n}", e.apply(ABUSE))["verdict"]
                 for n, e in enumerate(EDITS)}

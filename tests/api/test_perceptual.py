@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from takedown.platform.demo.media import altered_copies, generated_photo, look_alike
+from takedown.demo.media import altered_copies, generated_photo, look_alike
 from takedown.system import Takedown
 from tests.conftest import Keys, Receiver, deliver_all
 from tests.helpers import WHEN, only_case, reference, report, states

@@ -8,10 +8,10 @@ import zlib
 import pytest
 from PIL import Image
 
+from takedown.demo.media import generated_photo
 from takedown.media import pdq
 from takedown.media.decode import DecodeLimits, MediaRejected, image_luma, video_frames
 from takedown.media.signals import compute_signals
-from takedown.platform.demo.media import generated_photo
 from tests.helpers import reference
 
 

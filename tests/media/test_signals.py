@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from takedown.demo.edits import border, clip, generated_video, jpeg, opened
+from takedown.demo.media import generated_photo, harmless_photo
 from takedown.media import pdq
 from takedown.media.decode import DecodeLimits, image_luma
 from takedown.media.signals import (
@@ -15,8 +17,6 @@ from takedown.media.signals import (
     perceptual,
     reference_signals,
 )
-from takedown.platform.demo.edits import border, clip, generated_video, jpeg, opened
-from takedown.platform.demo.media import generated_photo, harmless_photo
 
 PHOTO = generated_photo(4)
 IMAGE, VIDEO = PERCEPTUAL["pdq"], PERCEPTUAL["vpdq"]

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from takedown.api.app import create_app
 from takedown.cases.intake import ReportSubmission
+from takedown.demo.media import generated_photo
 from takedown.domain.vocabulary import Category, Relation, Role
 from takedown.media.intake import MediaInput
 from takedown.platform.content import ContentSubmission
-from takedown.platform.demo.media import generated_photo
 from takedown.server import BackgroundServer, free_port
 from takedown.store.tables import AuditEntryRow, NotificationRow
 from takedown.system import Takedown

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from takedown import __version__
 from takedown.api import errors, moderation, platform, reporters, reports
 from takedown.api.limits import BodySizeLimit
-from takedown.platform.demo.app import DemoPlatform
+from takedown.demo.app import DemoPlatform
 from takedown.system import Takedown
 from takedown.web.console import console_router
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from takedown.cases.graph import chunks
 from takedown.index.hamming import MAX_RADIUS
 from takedown.index.live import Indexes
 from takedown.media.signals import Signal, perceptual
+from takedown.store.batches import chunks
 from takedown.store.tables import BankEntryRow, BankRow, CaseRow, SignalRow
 
 _ACTION_ORDER = {"block": 0, "restrict": 1, "review": 2}

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.cases.graph import ContentGraph, chunks
+from takedown.cases.graph import ContentGraph
 from takedown.clock import utcnow
 from takedown.domain.case import CaseEvent, CaseState, EventType, NewEvent, fold, priority
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import CaseStatus, MediaVia
 from takedown.errors import NotFound
+from takedown.store.batches import chunks
 from takedown.store.tables import CaseContentRow, CaseEventRow, CaseMediaRow, CaseRow
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from takedown.cases.casebook import CaseBook, MediaLink
 from takedown.cases.enforcement import Enforcement, media_ids, suggested
-from takedown.cases.graph import chunks
 from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
 from takedown.domain.case import (
@@ -27,6 +26,7 @@ from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import Category, MediaVia, Outcome
 from takedown.errors import Conflict, Forbidden, Invalid
 from takedown.platform.actions import ActionLedger
+from takedown.store.batches import chunks
 from takedown.store.tables import MediaRow
 
 

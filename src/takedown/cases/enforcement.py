@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from takedown.banks.service import CONFIRMED, UNDER_REVIEW, BankBook
 from takedown.cases.casebook import CaseBook, MediaLink
-from takedown.cases.graph import ContentGraph, chunks
+from takedown.cases.graph import ContentGraph
 from takedown.cases.sweeps import Sweeper
 from takedown.domain.case import CaseState, EventType, NewEvent, priority
 from takedown.domain.policy import Policy
@@ -41,6 +41,7 @@ from takedown.domain.vocabulary import (
 )
 from takedown.media.signals import Signal
 from takedown.platform.actions import ActionLedger, account_action, content_action
+from takedown.store.batches import chunks
 from takedown.store.tables import (
     CaseMediaRow,
     CaseRow,

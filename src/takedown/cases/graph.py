@@ -9,27 +9,14 @@ not."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from takedown.store.batches import chunks
 from takedown.store.tables import CaseContentRow, CaseMediaRow, ContentMediaRow, ContentRow
-
-T = TypeVar("T")
-CHUNK = 500  # stay well under every driver's limit on bound parameters
-
-
-def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for value in values:
-        batch.append(value)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class ContentGraph:

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.banks.matching import Matcher
-from takedown.cases.graph import chunks
 from takedown.clock import utcnow
 from takedown.index.live import Indexes
 from takedown.media.decode import DecodeLimits, MediaRejected
 from takedown.media.signals import SIGNAL_TYPES, Signal
 from takedown.media.storage import MediaStore
+from takedown.store.batches import chunks
 from takedown.store.db import Database
 from takedown.store.tables import BankEntryRow, MediaReferenceRow, MediaRow, SignalRow
 

@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 from takedown.access import report_for_token
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import confirmed_removal, credible, suggested
-from takedown.cases.graph import ContentGraph, chunks
+from takedown.cases.graph import ContentGraph
 from takedown.clock import utcnow
 from takedown.domain.case import CaseState, EventType, in_specialists_queue
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import ActionKind, CaseStatus
 from takedown.errors import NotFound
 from takedown.notify.reporter import Tally, reporter_status
+from takedown.store.batches import chunks
 from takedown.store.tables import (
     ActionRow,
     CaseEventRow,

@@ -25,9 +25,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.cases.graph import chunks
 from takedown.index.hamming import HammingIndex, words_from_hex
 from takedown.media.signals import perceptual
+from takedown.store.batches import chunks
 from takedown.store.tables import BankEntryRow, SignalChangeRow, SignalRow
 
 FRAME_BITS = 16

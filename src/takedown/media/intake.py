@@ -7,9 +7,18 @@ from dataclasses import dataclass
 from takedown.errors import Invalid, TooLarge
 from takedown.media.decode import DecodeLimits, MediaRejected
 from takedown.media.fetch import FetchError, fetch_media
-from takedown.media.signals import compute_signals
+from takedown.media.signals import Signal, compute_signals
 from takedown.media.storage import MediaStore, sniff_mime
-from takedown.platform.content import PreparedMedia
+
+
+@dataclass(frozen=True)
+class PreparedMedia:
+    """A media file already fetched, checked, stored and hashed (outside any transaction)."""
+
+    sha256: str
+    size: int
+    mime: str | None
+    signals: list[Signal]
 
 
 @dataclass(frozen=True)

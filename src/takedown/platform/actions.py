@@ -15,9 +15,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.cases.graph import chunks
 from takedown.clock import utcnow
 from takedown.domain.vocabulary import ActionKind, ModerationState
+from takedown.store.batches import chunks
 from takedown.store.tables import ActionRow, ContentRow
 
 # The state an item is in once the platform has carried out an action on it.

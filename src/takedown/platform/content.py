@@ -12,7 +12,7 @@ from takedown.banks.matching import Matcher
 from takedown.banks.service import UNDER_REVIEW
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import Enforcement
-from takedown.cases.graph import ContentGraph, chunks
+from takedown.cases.graph import ContentGraph
 from takedown.cases.intake import reach_event
 from takedown.cases.matches import MatchDesk
 from takedown.cases.sweeps import Sweeper
@@ -21,9 +21,11 @@ from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import ActionKind, CaseStatus, ModerationState, ScreeningVerdict
 from takedown.errors import Invalid
 from takedown.index.live import Indexes
-from takedown.media.signals import SIGNAL_TYPES, Signal
+from takedown.media.intake import PreparedMedia
+from takedown.media.signals import SIGNAL_TYPES
 from takedown.media.storage import MediaStore
 from takedown.platform.actions import ActionLedger, content_action
+from takedown.store.batches import chunks
 from takedown.store.tables import (
     CaseRow,
     ContentMediaRow,
@@ -33,16 +35,6 @@ from takedown.store.tables import (
     SignalChangeRow,
     SignalRow,
 )
-
-
-@dataclass(frozen=True)
-class PreparedMedia:
-    """A media file already fetched, checked, stored and hashed (outside any transaction)."""
-
-    sha256: str
-    size: int
-    mime: str | None
-    signals: list[Signal]
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from takedown.api.app import create_app
-from takedown.platform.demo.bootstrap import demo_platform
-from takedown.platform.demo.edits import EDITS
-from takedown.platform.demo.media import generated_photo
-from takedown.platform.demo.scenario import ScenarioConfig, apportion, run_seed_case
+from takedown.demo.bootstrap import demo_platform
+from takedown.demo.edits import EDITS
+from takedown.demo.media import generated_photo
+from takedown.demo.scenario import ScenarioConfig, apportion, run_seed_case
 from takedown.server import BackgroundServer, free_port
 from takedown.store.tables import ContentMediaRow, ContentRow, MediaRow
 from takedown.system import Takedown

@@ -33,8 +33,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import Boolean, Float, Integer, String, Text, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from takedown.platform.demo.edits import EDITS, clip, frame_at, generated_video, slideshow
-from takedown.platform.demo.media import (
+from takedown.demo.edits import EDITS, clip, frame_at, generated_video, slideshow
+from takedown.demo.media import (
     ALTERATIONS,
     altered_copies,
     generated_photo,
@@ -102,7 +102,7 @@ _PICTURES = ("photo", "harmless", "frame")
 def _known_variant(variant: str | None) -> str | None:
     if variant is not None and variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}: one of {', '.join(ALTERATIONS)} "
-                         "or the name of an edit in takedown.platform.demo.edits.EDITS")
+                         "or the name of an edit in takedown.demo.edits.EDITS")
     return variant
 
 
@@ -209,7 +209,7 @@ class DemoPlatform:
         self.public_url = public_url.rstrip("/")
         self.http = httpx.Client(timeout=30)
         self.lock = threading.Lock()  # one writer at a time on the demo's small database
-        templates = resources.files("takedown.platform.demo").joinpath("templates")
+        templates = resources.files("takedown.demo").joinpath("templates")
         self.templates = Environment(loader=FileSystemLoader(str(templates)),
                                      autoescape=select_autoescape(["html"]))
 

@@ -8,9 +8,9 @@ import secrets
 from dataclasses import dataclass
 
 from takedown import access, audit
+from takedown.demo.app import DemoPlatform
 from takedown.domain.vocabulary import Role
 from takedown.errors import Conflict
-from takedown.platform.demo.app import DemoPlatform
 from takedown.system import Takedown
 
 DEMO_PLATFORM = "demo"

@@ -32,10 +32,10 @@ from typing import Any
 
 import httpx
 
-from takedown.platform.demo.app import DemoPlatform, MediaSpec, PostIn
-from takedown.platform.demo.bootstrap import DemoLogin
-from takedown.platform.demo.edits import EDITS
-from takedown.platform.demo.media import ALTERATIONS
+from takedown.demo.app import DemoPlatform, MediaSpec, PostIn
+from takedown.demo.bootstrap import DemoLogin
+from takedown.demo.edits import EDITS
+from takedown.demo.media import ALTERATIONS
 
 START = datetime(2020, 1, 20, tzinfo=UTC)
 FIRST_REPORT_HOUR = 48.0
@@ -376,7 +376,7 @@ def run_seed_case(settings: Any, config: ScenarioConfig,
                   say: Callable[[str], None]) -> dict[str, Any]:
     """Start takedown with the demo platform on a free local port, and replay the case."""
     from takedown.api.app import create_app
-    from takedown.platform.demo.bootstrap import demo_platform
+    from takedown.demo.bootstrap import demo_platform
     from takedown.server import BackgroundServer, free_port
     from takedown.system import Takedown
 

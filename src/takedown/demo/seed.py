@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-from takedown.platform.demo.app import DemoPlatform, PostIn
+from takedown.demo.app import DemoPlatform, PostIn
 
 log = logging.getLogger(__name__)
 
