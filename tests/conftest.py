@@ -21,11 +21,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from takedown.api.app import create_app
 from takedown.config import Settings
 from takedown.domain.vocabulary import Role
-from takedown.platform.webhooks import SignatureError, verify
 from takedown.server import BackgroundServer, free_port
 from takedown.store.tables import Base
 from takedown.system import Takedown
@@ -106,6 +106,7 @@ class Receiver:
     fail_next: int = 0
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
     raw: list[tuple[dict[str, str], bytes]] = field(default_factory=list)  # non-action posts
+    attempts: list[dict[str, str]] = field(default_factory=list)  # headers of each signed post
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -116,8 +117,10 @@ class Receiver:
     def reset(self) -> None:
         with self.lock:
             self.fail_next = 0
+            self.secret = Receiver.secret  # a test may have rotated it
             self.batches.clear()
             self.raw.clear()
+            self.attempts.clear()
 
 
 @pytest.fixture(scope="session")
@@ -129,10 +132,12 @@ def _receiver_server() -> Iterator[Receiver]:
     async def hook(request: Request) -> JSONResponse:
         body = await request.body()
         try:
-            verify(receiver.secret, dict(request.headers), body)
-        except SignatureError as exc:
+            # As a platform would: an off-the-shelf Standard Webhooks verifier.
+            Webhook(receiver.secret).verify(body, dict(request.headers))
+        except WebhookVerificationError as exc:
             return JSONResponse({"error": str(exc)}, status_code=401)
         with receiver.lock:
+            receiver.attempts.append(dict(request.headers))
             if receiver.fail_next > 0:
                 receiver.fail_next -= 1
                 return JSONResponse({"error": "try later"}, status_code=503)

@@ -62,8 +62,15 @@ def report(client: TestClient, *, content_ids: list[str] | None = None,
                             "reporter_relation": relation, **extra}
     response = client.post("/v1/reports", json=body, headers=headers or {})
     assert response.status_code == expect, response.text
+    settle(client)
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def settle(client: TestClient) -> None:
+    """Work received reports into their cases and find their copies: both run off the
+    request path (takedown.pipeline.intake, .copies), on workers tests do not start."""
+    client.app.state.takedown.settle()  # type: ignore[attr-defined]
 
 
 def only_case(client: TestClient, bearer: dict[str, str]) -> dict[str, Any]:

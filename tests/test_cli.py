@@ -100,6 +100,25 @@ def test_hash_prints_one_json_object_per_image_and_frames_for_videos(
     assert bad.returncode == 1 and "error" in bad.stderr
 
 
+def test_hash_refuses_files_that_are_not_images_or_videos(tmp_path: Path) -> None:
+    """An empty file, an SVG or an HTML page has no signal to print: an error, not a
+    silent success (which read as "hashed, nothing to show")."""
+    import os
+
+    files = {"empty.jpg": b"", "drawing.svg": b'<svg xmlns="http://www.w3.org/2000/svg"/>',
+             "page.html": b"<!DOCTYPE html><html><body>hi</body></html>"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    for options in ([], ["--exact", "--json"]):
+        done = takedown("hash", *options, *(str(tmp_path / n) for n in files),
+                        env=dict(os.environ))
+        assert done.returncode == 1 and done.stdout == "", done
+        errors = done.stderr.splitlines()
+        assert len(errors) == 3, done.stderr
+        for line, said in zip(errors, ("empty", "text (SVG", "text (SVG"), strict=True):
+            assert said in line, line
+
+
 def test_bank_add_list_export_disable_and_match(env: dict[str, str], tmp_path: Path) -> None:
     from takedown.demo.media import altered_copies, generated_photo
 

@@ -21,6 +21,7 @@ from takedown.clock import utcnow
 from takedown.domain.case import Reviewer
 from takedown.domain.vocabulary import Role
 from takedown.errors import Conflict, NotFound, Unauthorized
+from takedown.platform.webhooks import new_secret, still_live
 from takedown.store.tables import PlatformRow, ReportRow, UserRow, WebSessionRow
 
 
@@ -34,7 +35,7 @@ def add_platform(session: Session, name: str, webhook_url: str,
     if session.scalar(select(PlatformRow).where(PlatformRow.name == name)):
         raise Conflict(f"a platform named {name!r} exists already")
     key = api_key or "tdp_" + secrets.token_urlsafe(32)
-    secret = webhook_secret or "whsec_" + secrets.token_urlsafe(32)
+    secret = webhook_secret or new_secret()
     session.add(PlatformRow(name=name, api_key_hash=digest(key), webhook_url=webhook_url,
                             webhook_secret=secret, created_at=utcnow()))
     return key, secret
@@ -126,6 +127,34 @@ def set_webhook_url(session: Session, name: str, webhook_url: str) -> None:
     if row is None:
         raise Conflict(f"no platform named {name!r}")
     row.webhook_url = webhook_url
+
+
+def rotate_webhook_secret(session: Session, name: str, overlap: timedelta) -> str:
+    """Give a platform a new webhook secret, returned to be shown once. The old one is
+    still signed with (a second signature) for `overlap`, or until retired, so that the
+    platform can switch without a gap."""
+    row = _platform(session, name)
+    now = utcnow()
+    row.previous_webhook_secrets = [
+        {"secret": row.webhook_secret, "until": (now + overlap).isoformat()},
+        *still_live(row.previous_webhook_secrets, now)]
+    row.webhook_secret = new_secret()
+    return row.webhook_secret
+
+
+def retire_webhook_secrets(session: Session, name: str) -> int:
+    """Stop signing with a platform's old secrets; returns how many were still live."""
+    row = _platform(session, name)
+    live = len(still_live(row.previous_webhook_secrets))
+    row.previous_webhook_secrets = None
+    return live
+
+
+def _platform(session: Session, name: str) -> PlatformRow:
+    row = session.scalar(select(PlatformRow).where(PlatformRow.name == name))
+    if row is None:
+        raise Conflict(f"no platform named {name!r}")
+    return row
 
 
 def platform_exists(session: Session, name: str) -> bool:

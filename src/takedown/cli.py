@@ -51,8 +51,10 @@ def serve(host: Annotated[str | None, typer.Option(help="Default TAKEDOWN_HOST."
     import uvicorn
 
     from takedown.api.app import create_app
+    from takedown.logs import configure_logging
 
     system = _system()
+    configure_logging(system.settings.log_format)
     host = host or system.settings.host
     port = port or system.settings.port
     system.migrate()
@@ -72,13 +74,20 @@ def serve(host: Annotated[str | None, typer.Option(help="Default TAKEDOWN_HOST."
                           f"API Authorization: Bearer {login.token}", soft_wrap=True)
     console.print(f"takedown API:   {public}/docs  (OpenAPI at {public}/openapi.json)",
                   soft_wrap=True)
-    uvicorn.run(create_app(system, demo=platform), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(system, demo=platform), host=host, port=port, log_level="info",
+                proxy_headers=False,  # the app trusts only TAKEDOWN_TRUSTED_PROXIES
+                # uvicorn's logs go through takedown.logs; api.requests logs each request
+                # (with its id, without the query string), in place of uvicorn's access log.
+                log_config=None, access_log=False)
 
 
 @app.command()
 def worker(threads: Annotated[int, typer.Option(min=1)] = 4) -> None:
     """Deliver action webhooks. Run as many as needed, on as many hosts (PostgreSQL)."""
+    from takedown.logs import configure_logging
+
     settings = Settings.from_env().with_(inprocess_workers=threads)
+    configure_logging(settings.log_format)
     system = _system(settings)
     console.print(f"worker delivering from {system.db.engine.url.render_as_string()}")
     system.start_workers()
@@ -91,12 +100,70 @@ def worker(threads: Annotated[int, typer.Option(min=1)] = 4) -> None:
 
 
 @platform_app.command("add")
-def platform_add(name: str, webhook_url: Annotated[str, typer.Option()]) -> None:
-    """Register a platform; prints its API key and webhook secret once."""
+def platform_add(name: str, webhook_url: Annotated[str, typer.Option()],
+                 by: Annotated[str, typer.Option(help="Who adds it, for the audit log.")]
+                 = "cli") -> None:
+    """Register a platform (audited); prints its API key and webhook secret once."""
     system = _system()
-    key, secret = system.add_platform(name, webhook_url)
+    key, secret = system.add_platform(name, webhook_url, by=by)
     system.close()
     console.print(f"api key:        {key}\nwebhook secret: {secret}", soft_wrap=True)
+
+
+@platform_app.command("rotate-secret")
+def platform_rotate_secret(
+        name: str,
+        overlap_hours: Annotated[float, typer.Option(
+            min=0, help="How long the old secret still signs too (a second signature), "
+                        "unless retired sooner.")] = 168.0,
+        by: Annotated[str, typer.Option(help="Who rotates it, for the audit log.")] = "cli",
+) -> None:
+    """Give a platform a new webhook secret (audited); prints it once. Webhooks carry
+    signatures under both secrets until the overlap ends or `retire-secret`."""
+    from datetime import timedelta
+
+    from takedown import access, audit
+    from takedown.errors import Conflict
+
+    system = _system()
+    try:
+        with system.db.transaction() as s:
+            secret = access.rotate_webhook_secret(s, name, timedelta(hours=overlap_hours))
+            audit.record(s, by, "webhook_secret_rotated", f"platform:{name}", "cli",
+                         {"overlap_hours": overlap_hours})
+    except Conflict as exc:
+        console.print(exc.message, soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        system.close()
+    console.print(f"new webhook secret: {secret}\nthe old one also signs for "
+                  f"{overlap_hours:g} hours, or until `takedown platform retire-secret "
+                  f"{name}`", soft_wrap=True)
+
+
+@platform_app.command("retire-secret")
+def platform_retire_secret(
+        name: str,
+        by: Annotated[str, typer.Option(help="Who retires it, for the audit log.")] = "cli",
+) -> None:
+    """Stop signing a platform's webhooks with its old secrets (audited): once the
+    platform verifies with the new one."""
+    from takedown import access, audit
+    from takedown.errors import Conflict
+
+    system = _system()
+    try:
+        with system.db.transaction() as s:
+            retired = access.retire_webhook_secrets(s, name)
+            audit.record(s, by, "webhook_secret_retired", f"platform:{name}", "cli",
+                         {"retired": retired})
+    except Conflict as exc:
+        console.print(exc.message, soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        system.close()
+    console.print(f"{retired} old secret(s) retired: webhooks to {name} carry one signature",
+                  soft_wrap=True)
 
 
 @user_app.command("add")
@@ -128,17 +195,62 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the whole hash chain; name the first broken entry. Exit 1 if broken."""
+def audit_verify(anchor: Annotated[list[Path] | None, typer.Option(
+        "--anchor", exists=True, dir_okay=False,
+        help="Also check the heads anchored in this file (a copy kept elsewhere); "
+             "repeatable.")] = None) -> None:
+    """Check the whole chain, its keys, its head and every anchored head; name the first
+    problem. Exit 1 if any."""
+    from takedown import audit
+
     system = _system()
-    verdict = system.verify_audit()
-    system.close()
-    if verdict.ok:
-        console.print(f"audit log intact: {verdict.entries} entries")
+    try:
+        with system.db.transaction() as s:
+            verdict = audit.verify(s, anchor or ())
+    finally:
+        system.close()
+    if not verdict.ok:
+        where = f" at entry {verdict.first_broken}" if verdict.first_broken is not None else ""
+        console.print(f"audit log BROKEN{where}: {verdict.problem}", soft_wrap=True)
+        raise typer.Exit(1)
+    console.print(f"audit log intact: {verdict.entries} entries, {verdict.anchors} anchored "
+                  "heads checked", soft_wrap=True)
+    if verdict.anchors == 0:
+        console.print("no anchors yet: truncation cannot be ruled out (`takedown audit "
+                      "anchor`)", soft_wrap=True)
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Sign the log's head now: append it to the anchor file (TAKEDOWN_AUDIT_ANCHOR_PATH)
+    and post it to the on-call webhook. Exit 1 if the log does not extend the last one."""
+    from takedown.audit import AuditAnchor, AuditBroken
+
+    system = _system()
+    anchors = AuditAnchor(system.db, system.settings)
+    try:
+        anchored = anchors.anchor_now()
+    except AuditBroken as exc:
+        console.print(f"audit log BROKEN, not anchored: {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        system.close()
+    if anchored is None:
+        console.print("nothing to anchor: the audit log is empty")
         return
-    where = f"entry {verdict.first_broken}" if verdict.first_broken else "the end of the log"
-    console.print(f"audit log BROKEN at {where}: {verdict.problem}", soft_wrap=True)
-    raise typer.Exit(1)
+    console.print(f"anchored {anchored.entries} entries (last entry {anchored.last_id}) "
+                  f"to {anchors.path}", soft_wrap=True)
+
+
+@audit_app.command("key")
+def audit_key(key_id: Annotated[str | None, typer.Option(
+        "--id", help="The key's id (default: k<today>).")] = None) -> None:
+    """Print a new audit key. Put it first in TAKEDOWN_AUDIT_KEY, keeping the old ones
+    after it (comma-separated) so that older entries still verify."""
+    from takedown.audit import new_key
+    from takedown.clock import utcnow
+
+    print(new_key(key_id or f"k{utcnow():%Y%m%d}"))
 
 
 @app.command()
@@ -253,15 +365,16 @@ def hash_files(paths: list[Path],
                exact: Annotated[bool, typer.Option(help="Also print SHA-256 and MD5.")]
                = False,
                ) -> None:
-    """Print each file's signals: PDQ with quality for images, vPDQ frames for videos."""
+    """Print each file's signals: PDQ with quality for images, vPDQ frames for videos.
+    Anything else (an empty file, SVG, HTML) is an error: it has no signal to print."""
     from takedown.media.signals import compute_signals, signal_type
-    from takedown.media.storage import sniff_mime
+    from takedown.media.storage import hashable_mime
 
     failed = False
     for path in paths:
         try:
             data = path.read_bytes()
-            signals = compute_signals(data, sniff_mime(data))
+            signals = compute_signals(data, hashable_mime(data))
         except (OSError, ValueError) as exc:
             failed = True
             print(json.dumps({"path": str(path), "error": str(exc)}) if as_json

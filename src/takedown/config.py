@@ -18,8 +18,8 @@ DEFAULT_POLICY = "policy.toml"
 
 def _env(name: str, *old: str) -> Any:
     """The variable `TAKEDOWN_<NAME>`, and older names that keep working."""
-    return Field(default=None, validation_alias=AliasChoices(*(f"TAKEDOWN_{n}" for n in (name, *old)),
-                                               name.lower()))
+    names = (*(f"TAKEDOWN_{n}" for n in (name, *old)), name.lower())
+    return Field(default=None, validation_alias=AliasChoices(*names))
 
 
 class Settings(BaseSettings):
@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     audit_anchor_interval_s: float = 60.0
     # Logs: one JSON object per line ("json") or plain text ("text").
     log_format: str = "json"
+    # When set, /metrics answers only `Authorization: Bearer <this>` (else, keep it to an
+    # internal network: see docs/operations.md).
+    metrics_token: str = ""
 
     @field_validator("public_url")
     @classmethod

@@ -22,7 +22,8 @@ class BackgroundServer:
 
     def __init__(self, app: Any, port: int, host: str = "127.0.0.1") -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                lifespan="on", access_log=False)
+                                lifespan="on", access_log=False,
+                                proxy_headers=False)  # see takedown.api.proxies
         self.server = uvicorn.Server(config)
         self.url = f"http://{host}:{port}"
         self.thread = threading.Thread(target=self.server.run, name="takedown-http",

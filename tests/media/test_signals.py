@@ -4,6 +4,7 @@ and the rule each type applies to an upload."""
 from __future__ import annotations
 
 import numpy as np
+import pdqhash
 import pytest
 
 from takedown.demo.edits import border, clip, generated_video, jpeg, opened
@@ -97,3 +98,26 @@ def test_a_picture_too_poor_in_detail_has_no_perceptual_references() -> None:
     assert pdq.pdq(image_luma(flat, DecodeLimits()))[1] < IMAGE.min_quality
     kinds = {s.signal_type for s in reference_signals(flat, "image/jpeg")}
     assert kinds == {"sha256", "md5"}  # rotating it would lend it corners' detail
+
+
+def test_the_rotations_and_mirrors_are_pdqhashs_bit_for_bit() -> None:
+    for seed in range(6):
+        luma = image_luma(generated_photo(seed, (500 + 40 * seed, 380)), DecodeLimits())
+        hashes, quality = pdqhash.compute_dihedral(np.repeat(luma[:, :, None], 3, axis=2))
+        expected = [np.packbits(np.asarray(h, np.uint8)).tobytes().hex() for h in hashes]
+        assert pdq.pdq_dihedral(luma) == (expected, quality)
+        assert pdq.pdq(luma) == (expected[0], quality)
+
+
+@pytest.mark.parametrize("where", ["letterbox", "pillarbox", "frame"])
+def test_looking_for_borders_stops_early_only_where_there_are_none(where: str) -> None:
+    # A line that is not flat ends the search on its side at once; a flat band along
+    # one edge still counts, however uneven the rest.
+    photo = image_luma(PHOTO, DecodeLimits())
+    noisy = photo.copy()
+    noisy[:, :3] = 0  # three black columns: under 1.5% of 384, not a border
+    assert pdq.trim_borders(noisy) is None
+    boxed = image_luma(jpeg(border(0.05, where, (250, 250, 250))(opened(PHOTO)), 90),
+                       DecodeLimits())
+    inside = pdq.trim_borders(boxed)
+    assert inside is not None and inside.shape < boxed.shape

@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from takedown.clock import utcnow
 from takedown.pipeline.delivery import ActionDeliverer
 from takedown.pipeline.outbox import backoff
-from takedown.platform.webhooks import SignatureError, body_for, sign, signed_headers, verify
+from takedown.platform.webhooks import batch_id, body_for, new_secret, signed_headers
 from takedown.store.tables import ActionRow
 from takedown.system import Takedown
 from tests.conftest import Keys, Receiver, deliver_all
@@ -26,18 +27,21 @@ def restrict_three(client: TestClient, keys: Keys) -> None:
 
 
 def test_signature_roundtrip_and_tampering() -> None:
+    """Checked as platforms do, with the Standard Webhooks reference verifier."""
+    secret = new_secret()
     body = body_for([{"action_id": "a", "type": "remove"}])
-    headers = signed_headers("s3cret", body, now=1_700_000_000)
-    verify("s3cret", headers, body, now=1_700_000_010)
-    with pytest.raises(SignatureError, match="does not match"):
-        verify("s3cret", headers, body.replace(b"remove", b"restore"), now=1_700_000_010)
-    with pytest.raises(SignatureError, match="does not match"):
-        verify("other", headers, body, now=1_700_000_010)
-    with pytest.raises(SignatureError, match="too far"):
-        verify("s3cret", headers, body, now=1_700_000_000 + 3600)
-    with pytest.raises(SignatureError, match="missing"):
-        verify("s3cret", {}, body)
-    assert sign("k", 1, b"x") == sign("k", 1, b"x") != sign("k", 2, b"x")
+    headers = signed_headers([secret], body, batch_id(["a"]))
+    assert Webhook(secret).verify(body, headers) == {"actions": [{"action_id": "a",
+                                                                   "type": "remove"}]}
+    with pytest.raises(WebhookVerificationError, match="No matching"):
+        Webhook(secret).verify(body.replace(b"remove", b"restore"), headers)
+    with pytest.raises(WebhookVerificationError, match="No matching"):
+        Webhook(new_secret()).verify(body, headers)
+    stale = signed_headers([secret], body, batch_id(["a"]), now=time.time() - 3600)
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(secret).verify(body, stale)
+    with pytest.raises(WebhookVerificationError, match="Missing"):
+        Webhook(secret).verify(body, {})
 
 
 def test_backoff_grows_and_is_capped() -> None:

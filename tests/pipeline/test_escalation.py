@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from standardwebhooks import Webhook
 
 from takedown.clock import utcnow
 from takedown.pipeline.escalation import EscalationScheduler, NotificationSender
-from takedown.platform.webhooks import verify
 from takedown.store.tables import CaseEventRow, CaseRow, NotificationRow
 from takedown.system import Takedown
 from tests.conftest import Inbox, Keys, Receiver
@@ -108,7 +108,7 @@ def test_on_call_gets_an_email_and_a_signed_webhook_even_across_a_restart(
     assert receiver.batches == []  # webhook bodies are not action batches
     assert len(receiver.raw) == 1
     headers, body = receiver.raw[0]
-    verify(receiver.secret, headers, body)
+    Webhook(receiver.secret).verify(body, headers)
 
 
 def _admin(system: Takedown) -> Any:

@@ -5,85 +5,28 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from takedown.api.app import create_app
 from takedown.cases.intake import ReportSubmission
 from takedown.demo.media import generated_photo
-from takedown.domain.vocabulary import Category, Relation, Role
+from takedown.domain.vocabulary import Category, Relation
 from takedown.media.intake import MediaInput
 from takedown.platform.content import ContentSubmission
-from takedown.server import BackgroundServer, free_port
 from takedown.store.tables import AuditEntryRow, NotificationRow
-from takedown.system import Takedown
-from tests.helpers import WHEN
+from tests.web.browser import (
+    CLEAR_LOADED,
+    HAVE_CHROMIUM,
+    NO_CHROMIUM,
+    Console,
+    make_case,
+    sign_in,
+    when,
+)
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"{CHROMIUM} missing: `make test` installs it")
-PASSWORD = "a long passphrase for tests"
+pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason=NO_CHROMIUM)
 SCREENSHOTS = os.environ.get("TAKEDOWN_SCREENSHOTS")  # a folder: docs/ when refreshing
-
-
-@dataclass
-class Console:
-    url: str
-    system: Takedown
-    browser: object
-
-    def page(self, user: str | None = None):  # type: ignore[no-untyped-def]
-        context = self.browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-        page = context.new_page()
-        if user:
-            sign_in(page, self.url, user)
-        return page
-
-
-def sign_in(page, url: str, user: str, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{url}/console/login")
-    page.fill("input[name=name]", user)
-    page.fill("input[name=password]", password)
-    page.click("button:has-text('Sign in')")
-
-
-@pytest.fixture
-def console(system: Takedown) -> Iterator[Console]:
-    from playwright.sync_api import sync_playwright
-
-    for name, role in (("ana", Role.CHILD_SAFETY_SPECIALIST),
-                       ("ben", Role.CHILD_SAFETY_SPECIALIST), ("max", Role.MODERATOR),
-                       ("ada", Role.ADMIN)):
-        system.add_user(name, role, password=PASSWORD)
-    system.add_platform("net", "http://127.0.0.1:9/hook")
-    port = free_port()
-    with BackgroundServer(create_app(system, run_workers=False), port) as server, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield Console(server.url, system, browser)
-        browser.close()
-
-
-def make_case(system: Takedown, content_id: str, *, category: Category,
-              relation: Relation = Relation.OTHER_USER, text: str = "",
-              seed: int = 1, email: str | None = None) -> int:
-    platform = system.platform_named("net")
-    system.register_content(platform, ContentSubmission(content_id, f"acct-{content_id}",
-                                                        _when()),
-                            [MediaInput(data=generated_photo(seed, (480, 360)))])
-    system.submit_report(ReportSubmission(category=category, relation=relation,
-                                          content_ids=[content_id], text=text,
-                                          contact_email=email), None, {})
-    return int(system.content_state(platform, content_id)["case_id"])
-
-
-def _when() -> datetime:
-    return datetime.fromisoformat(WHEN.replace("Z", "+00:00"))
 
 
 def test_sign_in_and_out(console: Console) -> None:
@@ -127,13 +70,14 @@ def test_a_reviewer_ticks_which_file_of_an_album_is_abusive(console: Console) ->
     system = console.system
     platform = system.platform_named("net")
     meme, abuse = generated_photo(40, (480, 360)), generated_photo(41, (480, 360))
-    system.register_content(platform, ContentSubmission("meme", "acct-meme", _when()),
+    system.register_content(platform, ContentSubmission("meme", "acct-meme", when()),
                             [MediaInput(data=meme)])
-    system.register_content(platform, ContentSubmission("album", "acct-album", _when()),
+    system.register_content(platform, ContentSubmission("album", "acct-album", when()),
                             [MediaInput(data=abuse), MediaInput(data=meme)])
     system.submit_report(ReportSubmission(category=Category.CHILD_SEXUAL_ABUSE,
                                           relation=Relation.PARENT_GUARDIAN,
                                           content_ids=["album"]), None, {})
+    system.settle()
     case_id = int(system.content_state(platform, "album")["case_id"])
     page = console.page("ana")
     page.goto(f"{console.url}/console/cases/{case_id}")
@@ -164,21 +108,26 @@ def test_media_is_blurred_and_grey_until_a_reviewer_chooses(console: Console) ->
                         relation=Relation.DEPICTED_PERSON)
     page = console.page("ana")
     page.goto(f"{console.url}/console/cases/{case_id}")
-    page.wait_for_function("document.querySelector('.media-item img').complete")
+    page.wait_for_function("() => document.querySelector('.media-item img').complete")
     assert "blur(18px)" in filters(page) and "grayscale(1)" in filters(page)
-    size = page.locator(".media-item img").evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    image = page.locator(".media-item img")
+    assert not str(image.get_attribute("src")).endswith("/clear")  # blurred by the server
+    size = image.evaluate("i => [i.naturalWidth, i.naturalHeight]")
     assert max(size) <= 320  # a thumbnail, not the file
     assert page.locator(".item-count").inner_text() == "file 1 · 1 item(s) · reported"
+    assert page.locator("#views-today").inner_text() == "0"  # a blurred preview is no view
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/console-case.png", full_page=True)
     page.click("button[data-toggle=blurred]")
+    page.wait_for_function(CLEAR_LOADED)
     assert "blur(0px)" in filters(page) and "grayscale(1)" in filters(page)
+    assert page.locator("#views-today").inner_text() == "1"
     page.click("button[data-toggle=grey]")
     assert "blur(0px)" in filters(page) and "grayscale(0)" in filters(page)
     page.click("button[data-toggle=blurred]")  # each toggle is separate
     assert "blur(18px)" in filters(page) and "grayscale(0)" in filters(page)
     page.reload()
-    assert int(page.locator("#views-today").inner_text()) >= 1
+    assert page.locator("#views-today").inner_text() == "1"  # one clear view, counted
 
 
 def test_a_child_safety_dismissal_needs_a_second_specialist(console: Console) -> None:

@@ -6,13 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from takedown import __version__
 from takedown.api import errors, moderation, platform, reporters, reports
 from takedown.api.limits import BodySizeLimit
+from takedown.api.metrics import operations_router
+from takedown.api.proxies import trust_proxies
+from takedown.api.requests import RequestContext
+from takedown.api.security import SecurityHeaders
 from takedown.demo.app import DemoPlatform
 from takedown.system import Takedown
-from takedown.web.console import console_router
+from takedown.web import console
 
 DESCRIPTION = """\
 takedown turns a report of child sexual abuse material or non-consensual intimate
@@ -38,8 +43,9 @@ def create_app(system: Takedown, *, demo: DemoPlatform | None = None,
         finally:
             system.workers.stop()
 
-    app = FastAPI(title="takedown", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+    # /docs and /redoc with their assets served from takedown (a CDN may be unreachable).
+    app = FastAPIOffline(title="takedown", version=__version__, description=DESCRIPTION,
+                         lifespan=lifespan, static_url="/docs/assets")
     app.state.takedown = system
     errors.install(app)
     errors.use_error_shape_in_openapi(app)
@@ -53,9 +59,14 @@ def create_app(system: Takedown, *, demo: DemoPlatform | None = None,
         """`ok` when the process is up."""
         return {"status": "ok"}
 
-    app.include_router(console_router(system))
+    app.include_router(operations_router(system))  # /metrics, /readyz
+    console.install(app)
 
     if demo is not None:
         app.mount("/demo", demo.app())
-    app.add_middleware(BodySizeLimit, max_bytes=system.settings.max_request_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=system.settings.max_request_bytes,
+                       max_json_bytes=system.settings.max_json_bytes)
+    app.add_middleware(SecurityHeaders)  # on every answer, the 413 above included
+    app.add_middleware(RequestContext)  # request ids, access log, durations: of all answers
+    trust_proxies(app, system.settings.trusted_proxy_list)  # outermost: the real client
     return app

@@ -16,8 +16,10 @@ _bearer = HTTPBearer(auto_error=False, description="A reviewer's token (`takedow
 
 
 def client_of(request: Request) -> str:
-    """Where a request came from, for the audit log."""
-    return request.client.host if request.client else "unknown"
+    """Where a request came from, for the audit log and the console's sign-in limits:
+    the TCP peer, or the client a trusted proxy forwarded for (api.proxies rewrites the
+    request's client). Clipped to the audit log's column, whatever a proxy forwards."""
+    return request.client.host[:100] if request.client else "unknown"
 
 
 def get_system(request: Request) -> Takedown:

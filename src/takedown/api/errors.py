@@ -30,6 +30,11 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+INVALID = ("Invalid fields, such as text with control characters or a number outside its "
+           "documented range (an id beyond it is a 422, not a 404: no such id can exist); "
+           "`fields` names each one.")
+
+
 def error_response(status: int, code: str, message: str,
                    fields: list[dict[str, str]] | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
@@ -64,7 +69,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed",
+                413: "too_large"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail),
                               headers=getattr(exc, "headers", None))
 
@@ -79,7 +85,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the current state, or an Idempotency-Key reused for another "
              "request.",
         413: "The request or a media file is larger than the limit.",
-        422: "Invalid fields; `fields` names each one.",
+        422: INVALID,
     }
     return {s: {"model": ErrorResponse, "description": meaning[s]} for s in statuses}
 
@@ -99,7 +105,7 @@ def use_error_shape_in_openapi(app: FastAPI) -> None:
                 if answer:
                     answer["content"] = {"application/json": {"schema": {
                         "$ref": "#/components/schemas/ErrorResponse"}}}
-                    answer["description"] = "Invalid fields; `fields` names each one."
+                    answer["description"] = INVALID
         components = schema.get("components", {}).get("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from takedown.api.deps import CurrentReviewer, System, client_of
 from takedown.api.errors import documented
 from takedown.api.schemas import (
+    MAX_ID,
+    MAX_OFFSET,
     ActionOut,
     BulkDecisionIn,
     BulkDecisionResult,
@@ -18,11 +20,13 @@ from takedown.api.schemas import (
     ClaimOut,
     DecisionIn,
     DecisionOut,
+    Key,
+    Language,
 )
 from takedown.domain.vocabulary import CaseStatus, Category
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
-CaseId = Path(ge=1, le=2**62, description="The case id.")
+CaseId = Path(ge=1, le=MAX_ID, description="The case id.")
 
 
 @router.get("/cases", response_model=list[CaseSummaryOut], summary="The review queue",
@@ -34,8 +38,8 @@ def case_queue(
     category: Category | None = Query(None, description="Only this category."),
     limit: int = Query(100, ge=1, le=1000, description="At most this many."),
     mine: bool = Query(False, description="Only cases you have claimed."),
-    language: str | None = Query(None, max_length=35,
-                                 description="Only cases with a report in this language."),
+    language: Language | None = Query(None, description="Only cases with a report in this "
+                                                        "language."),
     queue: Literal["general", "specialists"] | None = Query(
         None, description="`specialists`: child-safety and escalated cases; `general`: the "
                           "rest. Default: both (moderators: general)."),
@@ -59,12 +63,12 @@ def case_detail(request: Request, system: System, reviewer: CurrentReviewer,
 
 
 @router.post("/cases/{case_id}/decisions", response_model=DecisionOut,
-             summary="Decide a case", responses=documented(400, 401, 403, 404, 409, 422))
+             summary="Decide a case",
+             responses=documented(400, 401, 403, 404, 409, 413, 422))
 def decide(
     request: Request, body: DecisionIn, system: System, reviewer: CurrentReviewer,
     case_id: int = CaseId,
-    idempotency_key: str | None = Header(None, max_length=200,
-                                         description="Makes a retried decision safe."),
+    idempotency_key: Key | None = Header(None, description="Makes a retried decision safe."),
 ) -> JSONResponse:
     """`violation` removes every item carrying a confirmed file (`media`, by default the
     case's files) or a copy of one, exact or perceptual, with every repost and quote;
@@ -80,7 +84,7 @@ def decide(
 
 @router.post("/cases/decisions", response_model=list[BulkDecisionResult],
              summary="Decide many cases alike (floods)",
-             responses=documented(400, 401, 422))
+             responses=documented(400, 401, 413, 422))
 def decide_many(request: Request, body: BulkDecisionIn, system: System,
                 reviewer: CurrentReviewer) -> list[BulkDecisionResult]:
     """Apply one decision to many cases, each under the same rules as one by one (a
@@ -102,15 +106,17 @@ def claim_case(request: Request, system: System, reviewer: CurrentReviewer,
 
 
 @router.get("/actions", response_model=list[ActionOut],
-            summary="Platform actions and their delivery state", responses=documented(401, 422))
+            summary="Platform actions and their delivery state",
+            responses=documented(401, 404, 422))
 def list_actions(
     system: System, reviewer: CurrentReviewer,
-    case_id: int | None = Query(None, ge=1, description="Only this case's actions."),
+    case_id: int | None = Query(None, ge=1, le=MAX_ID, description="Only this case's actions."),
     status: Literal["pending", "delivered", "failing"] | None = Query(
         None, description="Only actions in this delivery state."),
     limit: int = Query(100, ge=1, le=1000, description="Page size."),
-    offset: int = Query(0, ge=0, description="Rows to skip."),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Rows to skip."),
 ) -> list[ActionOut]:
     """Each action, its attempts and its last error."""
-    rows = system.actions(case_id=case_id, status=status, limit=limit, offset=offset)
+    rows = system.actions(case_id=case_id, status=status, limit=limit, offset=offset,
+                          reviewer=reviewer)
     return [ActionOut(**r) for r in rows]

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
 from takedown.api.deps import Platform, System
 from takedown.api.errors import documented
 from takedown.api.schemas import (
+    MAX_OFFSET,
     ActionOut,
     ContentIn,
     ContentOut,
     ContentStateOut,
+    Id,
     MediaOut,
     ReachIn,
     ReachOut,
@@ -72,16 +74,16 @@ def register_content(body: ContentIn, system: System, platform: Platform,
 
 
 @router.get("/content/{content_id}", response_model=ContentStateOut,
-            summary="An item's moderation state", responses=documented(401, 404))
+            summary="An item's moderation state", responses=documented(401, 404, 422))
 def content_state(system: System, platform: Platform,
-                  content_id: str = Path(description="The platform's id for the item."),
+                  content_id: Annotated[Id, Path(description="The platform's id for the item.")],
                   ) -> ContentStateOut:
     """What takedown has asked the platform to do with this item."""
     return ContentStateOut(**system.content_state(platform, content_id))
 
 
 @router.post("/content/reach", response_model=ReachOut, summary="Report reach counters",
-             responses=documented(400, 401, 422))
+             responses=documented(400, 401, 413, 422))
 def update_reach(body: ReachIn, system: System, platform: Platform) -> ReachOut:
     """Views and shares, as running totals. Fast-growing reach raises a case's priority."""
     now = utcnow()
@@ -99,7 +101,7 @@ def platform_actions(
     status: Literal["pending", "delivered", "failing"] | None = Query(
         None, description="Only actions in this delivery state."),
     limit: int = Query(100, ge=1, le=1000, description="Page size."),
-    offset: int = Query(0, ge=0, description="Rows to skip."),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Rows to skip."),
 ) -> list[ActionOut]:
     """Every action sent (or being sent) to this platform, oldest first."""
     rows = system.actions(platform_id=platform.id, status=status, limit=limit, offset=offset)

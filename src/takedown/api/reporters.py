@@ -3,29 +3,31 @@ invalidated), lift the mark."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Path, Request
 
 from takedown.api.deps import CurrentReviewer, System, client_of
 from takedown.api.errors import documented
-from takedown.api.schemas import MarkAbusiveIn, MarkOut, ReporterOut
+from takedown.api.schemas import MarkAbusiveIn, MarkOut, ReporterOut, Sha256
 
 router = APIRouter(prefix="/v1/reporters", tags=["moderation"])
-ReporterKey = Path(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$",
-                   description="The reporter's key, from a case's reports.")
+ReporterKey = Annotated[Sha256, Path(description="The reporter's key, from a case's reports.")]
 
 
 @router.get("/{reporter_key}", response_model=ReporterOut, summary="One reporter's record",
             responses=documented(401, 404, 422))
 def reporter(system: System, reviewer: CurrentReviewer,
-             reporter_key: str = ReporterKey) -> ReporterOut:
+             reporter_key: ReporterKey) -> ReporterOut:
     """Whether the reporter is marked abusive, and how many reports they sent."""
-    return ReporterOut(**system.reporter(reporter_key))
+    return ReporterOut(**system.reporter(reporter_key, reviewer))
 
 
 @router.put("/{reporter_key}/abusive", response_model=MarkOut,
-            summary="Mark a reporter abusive", responses=documented(401, 403, 404, 422))
+            summary="Mark a reporter abusive",
+            responses=documented(400, 401, 403, 404, 413, 422))
 def mark_abusive(request: Request, body: MarkAbusiveIn, system: System,
-                 reviewer: CurrentReviewer, reporter_key: str = ReporterKey) -> MarkOut:
+                 reviewer: CurrentReviewer, reporter_key: ReporterKey) -> MarkOut:
     """For child-safety specialists and admins. Every report of theirs on an open case
     stops counting towards priority and deadlines; a case left with no valid report
     and no hash match is set aside (closed, its restriction lifted), except a
@@ -38,7 +40,7 @@ def mark_abusive(request: Request, body: MarkAbusiveIn, system: System,
 @router.delete("/{reporter_key}/abusive", response_model=MarkOut,
                summary="Lift an abusive mark", responses=documented(401, 403, 404, 422))
 def unmark_abusive(request: Request, system: System, reviewer: CurrentReviewer,
-                   reporter_key: str = ReporterKey) -> MarkOut:
+                   reporter_key: ReporterKey) -> MarkOut:
     """Their reports on cases still open count again; cases already set aside stay
     closed (a new report reopens them)."""
     return MarkOut(**system.unmark_reporter(reporter_key, reviewer, client_of(request)))

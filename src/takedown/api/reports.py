@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 
 from takedown.api.deps import System
 from takedown.api.errors import documented
-from takedown.api.schemas import InformationIn, ReportIn, ReportReceiptOut, ReportStatusOut
+from takedown.api.schemas import (
+    InformationIn,
+    Key,
+    ReportIdText,
+    ReportIn,
+    ReportReceiptOut,
+    ReportStatusOut,
+)
 from takedown.cases.intake import ReportSubmission
 from takedown.errors import Unauthorized
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
+ReportId = Annotated[ReportIdText, Path(description="The report id from the 202.")]
 
 
 @router.post("", status_code=202, response_model=ReportReceiptOut,
              summary="Report content", responses=documented(400, 404, 409, 413, 422))
 def submit_report(
     body: ReportIn, system: System,
-    idempotency_key: str | None = Header(
-        None, max_length=200, description="Send the same key when retrying: the report is "
-                                          "stored once and the same answer comes back."),
+    idempotency_key: Key | None = Header(
+        None, description="Send the same key when retrying: the report is stored once and "
+                          "the same answer comes back."),
 ) -> JSONResponse:
     """Store a report and answer 202 only once it is committed. Reports about the same
     content, a repost of it or a copy of it join one case. Unknown items are listed in
@@ -38,12 +48,13 @@ def submit_report(
 
 
 @router.get("/{report_id}/status", response_model=ReportStatusOut,
-            summary="A report's status, for the reporter", responses=documented(401, 404))
+            summary="A report's status, for the reporter",
+            responses=documented(401, 404, 422))
 def report_status(
     system: System,
-    report_id: str = Path(max_length=36, description="The report id from the 202."),
-    x_status_token: str | None = Header(None, description="The status token from the 202."),
-    token: str | None = Query(None, description="The status token, for links in e-mails."),
+    report_id: ReportId,
+    x_status_token: Key | None = Header(None, description="The status token from the 202."),
+    token: Key | None = Query(None, description="The status token, for links in e-mails."),
 ) -> ReportStatusOut:
     """Where the report stands, in plain words; with `information_requested`, the
     reviewer's question."""
@@ -52,21 +63,23 @@ def report_status(
 
 @router.post("/{report_id}/information", status_code=202, response_model=ReportStatusOut,
              summary="Answer a reviewer's question", responses=documented(400, 401, 404, 409,
-                                                                          422))
+                                                                          413, 422))
 def provide_information(
     body: InformationIn, system: System,
-    report_id: str = Path(max_length=36, description="The report id from the 202."),
-    x_status_token: str | None = Header(None, description="The status token from the 202."),
-    token: str | None = Query(None, description="The status token, for links in e-mails."),
-    idempotency_key: str | None = Header(None, max_length=200,
-                                         description="Makes a retried answer safe."),
+    report_id: ReportId,
+    x_status_token: Key | None = Header(None, description="The status token from the 202."),
+    token: Key | None = Query(None, description="The status token, for links in e-mails."),
+    idempotency_key: Key | None = Header(None, description="Makes a retried answer safe."),
 ) -> JSONResponse:
     """Add to a report while its case is open: the answer joins the case for the
     reviewers, and case numbers raise its priority. 409 `case_closed` once decided."""
     status, payload = system.provide_information(
         report_id, _secret(x_status_token, token), body.text, body.case_numbers,
         idempotency_key, {"report_id": report_id, **body.model_dump(mode="json")})
-    return JSONResponse(payload, status_code=status)
+    # Stored (for replays) with str() datetimes, "2020-01-20 10:00:00+00:00": answered
+    # as the document says, ISO 8601's "2020-01-20T10:00:00+00:00".
+    answer = ReportStatusOut.model_validate(payload).model_dump(mode="json")
+    return JSONResponse(answer, status_code=status)
 
 
 def _secret(header: str | None, query: str | None) -> str:

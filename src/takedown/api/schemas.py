@@ -3,10 +3,13 @@ OpenAPI document at /openapi.json."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from takedown.domain.vocabulary import (
     ActionKind,
@@ -27,8 +30,76 @@ def _aware(value: datetime) -> datetime:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]
+
+# --- what may enter: every string and integer from a request -----------------------
+# Bounds are those of the columns the values end up in (store/tables.py), so that a
+# value the database would refuse is a 422 naming the field rather than a 500.
+
+# Row ids are 32-bit INTEGER columns: PostgreSQL refuses a query with a larger number
+# outright. Such an id is invalid (422), not merely unknown: no row can ever have it.
+MAX_ID = 2**31 - 1
+# Views and shares are BIGINT, but cases add up their items' counters (SQLite's SUM
+# raises on 64-bit overflow): a trillion is ~100x the most-viewed video ever.
+MAX_COUNTER = 10**12
+# Paging past the largest possible table (ids are 32-bit) finds nothing anyway.
+MAX_OFFSET = MAX_ID
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]  # as a parameter: Annotated[RowId, Path()]
+Counter = Annotated[int, Field(ge=0, le=MAX_COUNTER)]
+
+# C0 controls other than tab, newline and CR: PostgreSQL cannot store NUL, and the rest
+# are never text a person wrote. Lone surrogates (JSON allows "\ud800") cannot be
+# encoded as UTF-8 by either database driver (pydantic refuses them in JSON already).
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def storable(value: str) -> str:
+    """`value`, if both databases can store it as text; else a validation error."""
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "unstorable_character",
+            "contains U+{code} at position {position}: control characters other than tab, "
+            "newline and carriage return, and unpaired surrogates, are not accepted",
+            {"code": f"{ord(found.group()):04X}", "position": found.start()})
+    return value
+
+
+def fetchable(value: str) -> str:
+    """`value`, if it is a URL that httpx (which fetches media URLs) can parse."""
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError) as exc:  # ValueError: IDNA's own errors
+        raise PydanticCustomError("url_invalid", "not a valid URL: {reason}",
+                                  {"reason": str(exc)}) from None
+    if not url.host:
+        raise PydanticCustomError("url_invalid", "not a valid URL: it names no host")
+    return value
+
+
+# Every string a request carries (bodies, query, path, headers) is `Checked`: a `Text`
+# or one of the types below (tests/api/test_hostile_input.py finds any bare str). They
+# list their constraints before the check, flat: so that pydantic says "at most 35
+# characters", and FastAPI keeps the check in a Path, Query or Header parameter
+# (`Annotated[Id, Path(...)]`, `Id | None = Query(None, ...)`; `Text = Path(...)` loses
+# it). `Documented` tells clients (and schemathesis) the rule as a pattern; `storable`
+# enforces it, naming the character.
+Checked = AfterValidator(storable)
+Documented = Field(json_schema_extra={
+    "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f]*$"})
+Text = Annotated[str, Checked, Documented]
+Id = Annotated[str, Field(min_length=1, max_length=200), Checked, Documented]
+Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$",
+                           json_schema_extra={"format": "uri"}),
+                Checked, AfterValidator(fetchable)]
+# BCP 47-ish: a 2-3 letter language and subtags; the column holds 35 characters.
+Language = Annotated[str, Field(max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"),
+                     Checked]
+CaseNumber = Annotated[str, Field(min_length=1, max_length=100), Checked, Documented]
+# Idempotency keys (stored) and status tokens (hashed).
+Key = Annotated[str, Field(min_length=1, max_length=200), Checked, Documented]
+ReportIdText = Annotated[str, Field(min_length=1, max_length=36), Checked, Documented]
+Sha256 = Annotated[str, Field(pattern="^[0-9a-f]{64}$"), Checked]  # and reporter keys
 
 
 class Strict(BaseModel):
@@ -39,6 +110,8 @@ class Strict(BaseModel):
 
 
 class MediaIn(Strict):
+    # Not a Text: megabytes long, and decoding it (validate=True) refuses any character
+    # outside base64's alphabet.
     data_base64: str | None = Field(None, description="The file's bytes, base64-encoded.")
     url: Url | None = Field(None, description="An http(s) URL takedown fetches the file from, "
                                               "with a size cap and a timeout.")
@@ -54,7 +127,7 @@ class ContentIn(Strict):
     content_id: Id = Field(description="The platform's id for the item; unique per platform.")
     author_id: Id = Field(description="The platform's id of the account that posted it.")
     created_at: AwareDatetime = Field(description="When it was posted (with timezone).")
-    text: str = Field("", max_length=100_000, description="The item's text, if any.")
+    text: Text = Field("", max_length=100_000, description="The item's text, if any.")
     url: Url | None = Field(None, description="The item's public URL; reports may name it.")
     media: list[MediaIn] = Field(default_factory=list, max_length=20,
                                  description="Attached images or videos.")
@@ -92,16 +165,19 @@ class ContentStateOut(BaseModel):
 
 class ReachItem(Strict):
     content_id: Id = Field(description="The platform's id for the item.")
-    views: int = Field(ge=0, description="Total views so far (a counter, not a delta).")
-    shares: int = Field(0, ge=0, description="Total shares so far.")
+    views: Counter = Field(description="Total views so far (a counter, not a delta).")
+    shares: Counter = Field(0, description="Total shares so far.")
     observed_at: AwareDatetime | None = Field(
         None, description="When the counters were read, on the platform's clock; defaults to "
                           "now. Older observations than the last one are ignored.")
 
 
 class ReachIn(Strict):
-    updates: list[ReachItem] = Field(min_length=1, max_length=10_000,
-                                     description="Counters for one or more items.")
+    updates: list[ReachItem] = Field(
+        min_length=1, max_length=10_000,
+        description="Counters for one or more items. The body, like every body but content "
+                    "registration's, is limited to `max_json_bytes` (1 MiB by default: "
+                    "about 5,000 updates with short ids).")
 
 
 class ReachOut(BaseModel):
@@ -117,7 +193,7 @@ class ReportIn(Strict):
                                   description="Ids of the reported items on the platform.")
     urls: list[Url] = Field(default_factory=list, max_length=100,
                             description="URLs of the reported items.")
-    platform: str | None = Field(None, max_length=100,
+    platform: Text | None = Field(None, max_length=100,
                                  description="The platform's name, where takedown serves more "
                                              "than one.")
     category: Category = Field(description="What is wrong with the content.")
@@ -128,14 +204,14 @@ class ReportIn(Strict):
     age_at_time: int | None = Field(None, ge=0, le=130,
                                     description="The depicted person's age when it was made.")
     age_now: int | None = Field(None, ge=0, le=130, description="Their age now.")
-    case_numbers: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+    case_numbers: list[CaseNumber] = Field(
         default_factory=list, max_length=20, description="Law-enforcement case numbers.")
-    text: str = Field("", max_length=20_000, description="Anything the reporter wants to add.")
+    text: Text = Field("", max_length=20_000, description="Anything the reporter wants to add.")
     contact_email: EmailStr | None = Field(
         None, description="Where to write to the reporter. Optional: reports may be anonymous. "
                           "Never shown to the reported account.")
-    language: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
-                          description="The reporter's language (BCP 47), for replies.")
+    language: Language = Field("en", description="The reporter's language (BCP 47, at most "
+                                                "35 characters), for replies.")
 
     @model_validator(mode="after")
     def _names_content(self) -> ReportIn:
@@ -175,11 +251,8 @@ class ReportStatusOut(BaseModel):
     updated_at: datetime = Field(description="When the case last changed.")
 
 
-CaseNumber = Annotated[str, Field(min_length=1, max_length=100)]
-
-
 class InformationIn(Strict):
-    text: str = Field(min_length=1, max_length=20_000,
+    text: Text = Field(min_length=1, max_length=20_000,
                       description="The answer to the reviewer's question, or anything to add. "
                                   "Never attach or link images of abuse.")
     case_numbers: list[CaseNumber] = Field(
@@ -194,18 +267,18 @@ class DecisionIn(Strict):
     outcome: Outcome = Field(description="`violation` or `no_violation` (these close the "
                                          "case), `escalate` or `request_information` (ask "
                                          "the reporter; these keep it open).")
-    reason: str | None = Field(None, max_length=300,
+    reason: Text | None = Field(None, max_length=300,
                                description="One of the policy's reasons for this outcome "
                                            "(`[reasons]` in the policy file).")
     category: Category | None = Field(None, description="The category found, if it differs "
                                                          "from the reported one.")
-    notes: str = Field("", max_length=20_000, description="The reviewer's notes (never "
+    notes: Text = Field("", max_length=20_000, description="The reviewer's notes (never "
                                                           "shown to the reporter).")
-    question: str | None = Field(None, max_length=2_000,
+    question: Text | None = Field(None, max_length=2_000,
                                  description="With `request_information`: the question for the "
                                              "reporters, sent to them as written (default: "
                                              "the reason).")
-    media: list[Annotated[str, Field(pattern="^[0-9a-f]{64}$")]] | None = Field(
+    media: list[Sha256] | None = Field(
         None, max_length=1000,
         description="With `violation`: the files (SHA-256, as the case lists them) confirmed "
                     "as abusive. Only they are banked, only items carrying them (or copies "
@@ -219,7 +292,7 @@ class DecisionIn(Strict):
 class BulkDecisionIn(DecisionIn):
     media: None = Field(None, description="Not taken here: each case's own files are "
                                           "confirmed (decide one case to name files).")
-    case_ids: list[Annotated[int, Field(ge=1)]] = Field(
+    case_ids: list[RowId] = Field(
         min_length=1, max_length=500, description="The cases to decide alike.")
 
 
@@ -393,7 +466,7 @@ class ReporterOut(BaseModel):
 
 
 class MarkAbusiveIn(Strict):
-    reason: str = Field(min_length=1, max_length=500,
+    reason: Text = Field(min_length=1, max_length=500,
                         description="Why: kept with the mark, on each invalidated report and "
                                     "in the audit log.")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from takedown.cases.graph import ContentGraph
@@ -32,6 +32,46 @@ class MediaLink:
     bank: str | None = None
 
 
+PENDING_STATES = "takedown.case_states"
+_STATE_CACHE_SIZE = 10_000
+
+
+def committed_states(session: Session) -> dict[tuple[int, int], CaseState]:
+    """The states of recently folded cases as of their last commit in this process,
+    by (case, policy). Shared by the sessions of one engine; filled only after a
+    commit, so a rolled-back transaction's events never get into it."""
+    engine = session.get_bind()
+    cache: dict[tuple[int, int], CaseState] | None = getattr(engine, "_takedown_states", None)
+    if cache is None:
+        cache = {}
+        engine._takedown_states = cache  # type: ignore[union-attr]
+    return cache
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_states(session: Session) -> None:
+    pending = session.info.pop(PENDING_STATES, None)
+    if not pending:
+        return
+    cache = committed_states(session)
+    if len(cache) > _STATE_CACHE_SIZE:
+        cache.clear()  # simple and rare: a busy process refills it from the logs
+    for key, state in pending.items():
+        known = cache.get(key)
+        if known is None or known.events < state.events:
+            cache[key] = state
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_states(session: Session) -> None:
+    session.info.pop(PENDING_STATES, None)
+
+
+# Advisory-lock key spaces (the first half of PostgreSQL's two-int lock key).
+CONTENT_LOCK = 1
+MEDIA_LOCK = 2
+
+
 class CaseBook:
     def __init__(self, session: Session, policy: Policy) -> None:
         self.session = session
@@ -44,6 +84,21 @@ class CaseBook:
         self.session.add(row)
         self.session.flush()
         return row
+
+    def serialise(self, graph: ContentGraph, items: set[int], files: Iterable[int]) -> None:
+        """Hold, until commit, the right to find-or-open the case about these items (and
+        what they repost or quote) and files: concurrent reports and matches on the same
+        content then join one case instead of each opening its own. On PostgreSQL these
+        are transaction-scoped advisory locks taken in one global order, so two of them
+        never wait on each other crosswise; SQLite's BEGIN IMMEDIATE already runs one
+        writer at a time."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        keys = sorted({(CONTENT_LOCK, i) for i in graph.ancestors_or_self(items)}
+                      | {(MEDIA_LOCK, f) for f in files})
+        for space, key in keys:
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                                 {"space": space, "key": key})
 
     def case_about(self, graph: ContentGraph, items: set[int],
                    files: Iterable[int] = ()) -> int | None:
@@ -109,24 +164,36 @@ class CaseBook:
             raise NotFound(f"no case {case_id}", code="unknown_case")
         return row
 
-    def events(self, case_id: int) -> list[CaseEvent]:
+    def events(self, case_id: int, after: int = 0) -> list[CaseEvent]:
         rows = self.session.scalars(
-            select(CaseEventRow).where(CaseEventRow.case_id == case_id)
+            select(CaseEventRow).where(CaseEventRow.case_id == case_id,
+                                       CaseEventRow.seq > after)
             .order_by(CaseEventRow.seq))
         return [CaseEvent(EventType(r.type), r.at, r.actor, r.data) for r in rows]
 
     def state(self, case_id: int) -> CaseState:
-        return fold(self.events(case_id), self.policy)
+        """The case's state: folded from its log, starting from the newest committed
+        state this process has seen (a log is only ever appended to, so a state after
+        its first n events stays true) — a viral case's thousands of events are not
+        read again for each report."""
+        cache = committed_states(self.session)
+        known = cache.get((case_id, id(self.policy)))
+        state = fold(self.events(case_id, known.events if known else 0), self.policy, known)
+        pending: dict[tuple[int, int], CaseState] = self.session.info.setdefault(
+            PENDING_STATES, {})
+        pending[(case_id, id(self.policy))] = state.copy()  # callers may change theirs
+        return state
 
     def append(self, case_id: int, new: Sequence[NewEvent]) -> tuple[CaseState, int]:
         """Append events; returns the new state and the sequence number of the last."""
         row = self.lock(case_id)
         now = utcnow()
         seq = row.event_count
-        for event in new:
+        for appended in new:
             seq += 1
-            self.session.add(CaseEventRow(case_id=case_id, seq=seq, type=event.type.value,
-                                          at=now, actor=event.actor, data=dict(event.data)))
+            self.session.add(CaseEventRow(case_id=case_id, seq=seq, type=appended.type.value,
+                                          at=now, actor=appended.actor,
+                                          data=dict(appended.data)))
         self.session.flush()
         state = self.state(case_id)
         self._project(row, state)

@@ -43,6 +43,7 @@ from takedown.media.signals import Signal
 from takedown.platform.actions import ActionLedger, account_action, content_action
 from takedown.store.batches import chunks
 from takedown.store.tables import (
+    BankEntryRow,
     CaseMediaRow,
     CaseRow,
     ContentRow,
@@ -136,6 +137,12 @@ class Enforcement:
         return BankBook(self.session).add_signals(
             UNDER_REVIEW, signals, source=f"case {case_id}, under review", added_by="takedown",
             case_id=case_id)
+
+    def holds(self, case_id: int) -> bool:
+        """Whether the case's files are held in `under_review` (not after it closed)."""
+        return self.session.scalar(select(BankEntryRow.id).where(
+            BankEntryRow.bank == UNDER_REVIEW, BankEntryRow.case_id == case_id).limit(1)
+        ) is not None
 
     def _references(self, media_id: int) -> list[Signal]:
         """A file's references, or while they are not known, its signals as uploaded

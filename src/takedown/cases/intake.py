@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ from takedown.store.tables import (
     PlatformRow,
     ReportContentRow,
     ReporterMarkRow,
+    ReportInboxRow,
     ReportRow,
     SignalRow,
 )
@@ -80,7 +82,15 @@ class ReportReceipt:
     status_token: str
     received_at: datetime
     references: list[Reference]
-    case_id: int
+
+
+def submission_json(sub: ReportSubmission) -> dict[str, Any]:
+    return {**asdict(sub), "category": sub.category.value, "relation": sub.relation.value}
+
+
+def submission_from_json(data: dict[str, Any]) -> ReportSubmission:
+    return ReportSubmission(**{**data, "category": Category(data["category"]),
+                               "relation": Relation(data["relation"])})
 
 
 class ReportIntake:
@@ -93,7 +103,10 @@ class ReportIntake:
         self.enforcement = Enforcement(session, policy, self.book, self.ledger, sweeper)
         self.sweeper = sweeper
 
-    def submit(self, sub: ReportSubmission) -> ReportReceipt:
+    def receive(self, sub: ReportSubmission) -> ReportReceipt:
+        """Store the report as received (see ReportInboxRow): the answer the reporter
+        gets waits for nothing else. Content that takedown does not know at all is
+        refused now, so that the reporter can correct it."""
         items, references = self.resolve(sub)
         if not items and not sub.urls:
             raise NotFound("none of the reported content is known to takedown",
@@ -103,30 +116,65 @@ class ReportIntake:
         report_id = str(uuid.uuid4())
         token = secrets.token_urlsafe(24)
         now = utcnow()
+        self.session.add(ReportInboxRow(
+            id=report_id, submission=submission_json(sub), status_token_hash=digest(token),
+            references=[r.__dict__ for r in references], priority=self._urgency(sub),
+            created_at=now, status="pending", attempts=0,
+            next_attempt_at=now - timedelta(seconds=1)))
+        return ReportReceipt(report_id, token, now, references)
+
+    def _urgency(self, sub: ReportSubmission) -> float:
+        """Inbox order: the one credible report in a flood is worked in first."""
+        relation = self.policy.credibility.relation_weight.get(sub.relation, 1.0)
+        return self.policy.for_category(sub.category).severity * relation
+
+    def work_in(self, rows: list[ReportInboxRow]) -> int:
+        """Work received reports about the same content into their case: they join the
+        case about that content (or a repost or copy of it), raise its priority, and
+        may restrict at once. A flood about one viral item is worked in together:
+        the case is found, locked, linked and appended to once for all of them.
+        Returns the case."""
+        subs = [submission_from_json(row.submission) for row in rows]
+        items, _ = self.resolve(subs[0])
         files = self.reported_files(items)
         copies = self._copies(files)
         case_id = self._case_for(items, set(files) | set(copies))
         self.book.lock(case_id)  # reports on one case link and append one at a time
-        self.session.add(ReportRow(
-            id=report_id, created_at=now, case_id=case_id, category=sub.category.value,
-            relation=sub.relation.value, depicted_minor=sub.depicted_minor,
-            age_at_time=sub.age_at_time, age_now=sub.age_now, case_numbers=sub.case_numbers,
-            text=sub.text, contact_email=sub.contact_email,
-            reporter_key=_reporter_key(sub, report_id),
-            language=sub.language, status_token_hash=digest(token),
-            references=[r.__dict__ for r in references]))
-        self.session.flush()  # rows below refer to it; no relationship() orders them for us
-        self.session.add_all(ReportContentRow(report_id=report_id, content_id=i) for i in items)
+        keys = [_reporter_key(sub, row.id) for row, sub in zip(rows, subs, strict=True)]
+        self.session.add_all(self._report_row(row, sub, case_id, key)
+                             for row, sub, key in zip(rows, subs, keys, strict=True))
+        self.session.flush()  # rows below refer to them; no relationship() orders them
+        self.session.add_all(ReportContentRow(report_id=row.id, content_id=i)
+                             for row in rows for i in items)
         self.book.link(self.graph, case_id, items)
-        self.book.link_media(case_id, {**copies, **files})
-        mark = self.session.get(ReporterMarkRow, _reporter_key(sub, report_id))
-        state, seq = self._record(case_id, sub, report_id, items, reopen=mark is None)
-        if mark is None:
-            self._restrict_first(case_id, state, seq, sub)
-        else:
-            ReporterBook(self.session, self.policy, self.sweeper).invalidate_new(
-                case_id, report_id, mark)
-        return ReportReceipt(report_id, token, now, references, case_id)
+        new_files = self.book.link_media(case_id, {**copies, **files})
+        marks = {m.reporter_key: m for m in self.session.scalars(
+            select(ReporterMarkRow).where(ReporterMarkRow.reporter_key.in_(set(keys))))}
+        reports = [(row.id, sub, key) for row, sub, key in zip(rows, subs, keys, strict=True)]
+        state, seq = self._record(case_id, reports, items, marks)
+        for report_id, _, key in reports:
+            if key in marks:
+                state = ReporterBook(self.session, self.policy, self.sweeper).invalidate_new(
+                    case_id, report_id, marks[key])
+        trusted = [sub for _, sub, key in reports if key not in marks]
+        if trusted:
+            rules = self.policy.for_category(trusted[0].category)
+            sub = next((s for s in trusted if s.relation in rules.restrict_first_relations),
+                       trusted[0])
+            self._restrict_first(case_id, state, seq, sub, hold=bool(new_files))
+        return case_id
+
+    @staticmethod
+    def _report_row(row: ReportInboxRow, sub: ReportSubmission, case_id: int,
+                    reporter_key: str) -> ReportRow:
+        return ReportRow(
+            id=row.id, created_at=row.created_at, case_id=case_id,
+            category=sub.category.value, relation=sub.relation.value,
+            depicted_minor=sub.depicted_minor, age_at_time=sub.age_at_time,
+            age_now=sub.age_now, case_numbers=sub.case_numbers, text=sub.text,
+            contact_email=sub.contact_email, reporter_key=reporter_key,
+            language=sub.language, status_token_hash=row.status_token_hash,
+            references=row.references)
 
     def files_to_hash(self, report_id: str) -> tuple[int, set[int]]:
         """(case, files whose references the report's second step needs): those of a
@@ -215,20 +263,24 @@ class ReportIntake:
 
     def _case_for(self, items: set[int], media: set[int]) -> int:
         """The newest case about any copy of this content, or a new one."""
+        self.book.serialise(self.graph, items, media)
         existing = self.book.case_about(self.graph, items, media) if items else None
         return existing if existing is not None else self.book.open().id
 
-    def _record(self, case_id: int, sub: ReportSubmission, report_id: str,
-                items: set[int], reopen: bool) -> tuple[CaseState, int]:
+    def _record(self, case_id: int, reports: list[tuple[str, ReportSubmission, str]],
+                items: set[int], marks: dict[str, ReporterMarkRow]) -> tuple[CaseState, int]:
+        """Append a REPORTED event per report (after REOPENED, if a report from a reporter
+        not marked abusive reopens the case), then what the case newly shows."""
         state = self.book.state(case_id)
         events: list[NewEvent] = []
-        if reopen and state.status.is_closed and self._reopens(state, items):
-            events.append(NewEvent(EventType.REOPENED, {"report_id": report_id}))
-        events.append(NewEvent(EventType.REPORTED, {
+        reopener = next((r for r, _, key in reports if key not in marks), None)
+        if reopener and state.status.is_closed and self._reopens(state, items):
+            events.append(NewEvent(EventType.REOPENED, {"report_id": reopener}))
+        events.extend(NewEvent(EventType.REPORTED, {
             "report_id": report_id, "category": sub.category.value,
             "relation": sub.relation.value, "minor": sub.about_a_minor,
-            "case_numbers": sorted(set(sub.case_numbers)),
-            "reporter_key": _reporter_key(sub, report_id)}))
+            "case_numbers": sorted(set(sub.case_numbers)), "reporter_key": key})
+            for report_id, sub, key in reports)
         events.extend(self._hash_match(state, case_id))
         events.extend(reach_event(state, self.graph.reach(self.graph.case_items(case_id))))
         return self.book.append(case_id, events)
@@ -251,14 +303,16 @@ class ReportIntake:
                                                   hit.signal_type, "entry_id": hit.id})]
 
     def _restrict_first(self, case_id: int, state: CaseState, seq: int,
-                        sub: ReportSubmission) -> None:
-        """Hold the case's files (copies uploaded during review join it), and, when the
-        reporter is one the policy trusts, hide what the case may hide before a human
-        has looked (`Enforcement.credible`)."""
+                        sub: ReportSubmission, hold: bool) -> None:
+        """Hold the case's files when the report brought new ones (copies uploaded
+        during review then join it; the flood of reports on a viral item brings none),
+        and, when the reporter is one the policy trusts, hide what the case may hide
+        before a human has looked (`Enforcement.credible`)."""
         rules = self.policy.for_category(sub.category)
         if state.status.is_closed or not rules.restrict_first:
             return
-        self.enforcement.hold(case_id)
+        if hold or not self.enforcement.holds(case_id):
+            self.enforcement.hold(case_id)
         if sub.relation not in rules.restrict_first_relations:
             return
         self.enforcement.restrict(

@@ -45,8 +45,7 @@ class MatchDesk:
         items carrying them. None when the match was of a case decided meanwhile."""
         if match.bank == UNDER_REVIEW:
             return self._join_under_review(items, media, match)
-        case_id = match.case_id or self.book.case_about(self.graph, items, media) or \
-            self.book.open().id
+        case_id = match.case_id or self._case_for(items, media)
         self.book.link_media(case_id, {m: MediaLink(MediaVia.BANK, bank=match.bank)
                                        for m in media})
         _, seq = self.book.append(case_id, [NewEvent(EventType.HASH_MATCHED, {
@@ -54,6 +53,10 @@ class MatchDesk:
             "distance": match.distance, "category": match.category})])
         self._act(case_id, seq, items, match.action, f"matches the {match.bank!r} hash bank")
         return Recorded(case_id, match.action)
+
+    def _case_for(self, items: set[int], media: set[int]) -> int:
+        self.book.serialise(self.graph, items, media)
+        return self.book.case_about(self.graph, items, media) or self.book.open().id
 
     def _join_under_review(self, items: set[int], media: set[int],
                            match: BankMatch) -> Recorded | None:

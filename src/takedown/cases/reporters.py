@@ -22,10 +22,11 @@ from takedown.domain.case import (
     Reviewer,
     invalidate,
     may_mark_reporters,
+    may_view_category,
     reinstate,
 )
 from takedown.domain.policy import Policy
-from takedown.domain.vocabulary import CaseStatus
+from takedown.domain.vocabulary import CaseStatus, Category
 from takedown.errors import Forbidden, NotFound
 from takedown.platform.actions import ActionLedger
 from takedown.store.tables import CaseRow, ReporterMarkRow, ReportRow
@@ -53,8 +54,11 @@ class ReporterBook:
     def mark_of(self, reporter_key: str) -> ReporterMarkRow | None:
         return self.session.get(ReporterMarkRow, reporter_key)
 
-    def record(self, reporter_key: str) -> dict[str, Any]:
-        """What reviewers see about a reporter: the mark, and how many reports."""
+    def record(self, reporter_key: str, reviewer: Reviewer | None = None) -> dict[str, Any]:
+        """What reviewers see about a reporter: the mark, and how many reports. Someone
+        who reported child-safety content is for those who may see such cases."""
+        if reviewer is not None:
+            self._check_may_see(reporter_key, reviewer)
         total, still_open = self.session.execute(
             select(func.count(ReportRow.id),
                    func.count(ReportRow.id).filter(CaseRow.status.in_(OPEN_STATUSES)))
@@ -68,6 +72,16 @@ class ReporterBook:
                 "marked_by": mark.marked_by if mark else None,
                 "marked_at": mark.marked_at if mark else None,
                 "reports": int(total), "open_reports": int(still_open)}
+
+    def _check_may_see(self, reporter_key: str, reviewer: Reviewer) -> None:
+        categories = set(self.session.scalars(select(CaseRow.category).distinct()
+                         .join(ReportRow, ReportRow.case_id == CaseRow.id)
+                         .where(ReportRow.reporter_key == reporter_key)))
+        if any(c and not may_view_category(Category(c), self.policy, reviewer)
+               for c in categories):
+            raise Forbidden("this reporter reported child-safety content: their record is "
+                            "open only to child-safety specialists, liaisons and admins",
+                            code="child_safety_only")
 
     def mark(self, reporter_key: str, reviewer: Reviewer, reason: str) -> MarkResult:
         """Mark a reporter abusive and invalidate every report of theirs on an open case."""

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, not_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from takedown.access import report_for_token
+from takedown.access import digest, report_for_token
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import confirmed_removal, credible, suggested
 from takedown.cases.graph import ContentGraph
 from takedown.clock import utcnow
-from takedown.domain.case import CaseState, EventType, in_specialists_queue
+from takedown.domain.case import (
+    CaseState,
+    EventType,
+    Reviewer,
+    in_specialists_queue,
+    may_view_category,
+)
 from takedown.domain.policy import Policy
-from takedown.domain.vocabulary import ActionKind, CaseStatus
+from takedown.domain.vocabulary import ActionKind, CaseStatus, Category
 from takedown.errors import NotFound
 from takedown.notify.reporter import Tally, reporter_status
 from takedown.store.batches import chunks
@@ -28,6 +36,7 @@ from takedown.store.tables import (
     PlatformRow,
     ReportContentRow,
     ReporterMarkRow,
+    ReportInboxRow,
     ReportRow,
 )
 
@@ -178,9 +187,20 @@ def action_view(a: ActionRow) -> dict[str, Any]:
             "delivered_at": a.delivered_at}
 
 
+def categories_hidden_from(policy: Policy, reviewer: Reviewer) -> list[str]:
+    """The case categories whose cases (and all that hangs on them) this reviewer may
+    not see."""
+    return [c.value for c in Category
+            if not may_view_category(c, policy, reviewer)]
+
+
 def actions(session: Session, *, case_id: int | None, platform_id: int | None,
-            status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+            status: str | None, limit: int, offset: int,
+            hidden_categories: Sequence[str] = ()) -> list[dict[str, Any]]:
     query = select(ActionRow).order_by(ActionRow.created_at, ActionRow.id)
+    if hidden_categories:
+        hidden = select(CaseRow.id).where(CaseRow.category.in_(hidden_categories))
+        query = query.where(or_(ActionRow.case_id.is_(None), ActionRow.case_id.not_in(hidden)))
     if case_id is not None:
         query = query.where(ActionRow.case_id == case_id)
     if platform_id is not None:
@@ -230,6 +250,9 @@ def _acknowledged(session: Session, items: set[int], kind: ActionKind) -> int:
 
 def report_status(session: Session, policy: Policy, report_id: str,
                   token: str) -> dict[str, Any]:
+    received = session.get(ReportInboxRow, report_id)
+    if received is not None and received.status != "delivered":
+        return _received(received, token)
     report = report_for_token(session, report_id, token)
     case = session.get(CaseRow, report.case_id)
     assert case is not None  # reports reference cases by foreign key
@@ -237,3 +260,12 @@ def report_status(session: Session, policy: Policy, report_id: str,
     told = reporter_status(state, report.id, tally(session, policy, case.id, state, report.id))
     return {"report_id": report.id, "received_at": report.created_at, "status": told.status,
             "message": told.message, "question": told.question, "updated_at": case.updated_at}
+
+
+def _received(row: ReportInboxRow, token: str) -> dict[str, Any]:
+    """A report stored but not yet worked into its case (milliseconds, as a rule)."""
+    if not secrets.compare_digest(row.status_token_hash, digest(token)):
+        raise NotFound("no report with that id and status token", code="unknown_report")
+    return {"report_id": row.id, "received_at": row.created_at, "status": "received",
+            "message": "We received your report and are adding it to the review queue.",
+            "question": None, "updated_at": row.created_at}

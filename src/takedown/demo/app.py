@@ -14,7 +14,6 @@ and registered with takedown by that URL.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
@@ -32,6 +31,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import Boolean, Float, Integer, String, Text, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from takedown.demo.edits import EDITS, clip, frame_at, generated_video, slideshow
 from takedown.demo.media import (
@@ -40,7 +40,7 @@ from takedown.demo.media import (
     generated_photo,
     harmless_photo,
 )
-from takedown.platform.webhooks import SignatureError, verify
+from takedown.platform.webhooks import signing_key
 
 
 class _Base(DeclarativeBase):
@@ -204,7 +204,9 @@ class DemoPlatform:
         _Base.metadata.create_all(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.api_key = api_key
-        self.secret = webhook_secret
+        # What a platform does: an off-the-shelf Standard Webhooks verifier. signing_key
+        # also reads the secrets of demo data directories made before whsec_ secrets.
+        self.webhook = Webhook(signing_key(webhook_secret))
         self.takedown_url = takedown_url.rstrip("/")
         self.public_url = public_url.rstrip("/")
         self.http = httpx.Client(timeout=30)
@@ -318,8 +320,7 @@ class DemoPlatform:
     # --- webhooks ----------------------------------------------------------------
 
     def receive(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-        verify(self.secret, headers, body)
-        actions = json.loads(body)["actions"]
+        actions = self.webhook.verify(body, headers)["actions"]
         now = time.time()
         with self.lock, self.sessions.begin() as s, s.no_autoflush:
             ids = [a["action_id"] for a in actions]
@@ -443,7 +444,7 @@ class DemoPlatform:
             body = await request.body()
             try:
                 result = await run_in_threadpool(self.receive, dict(request.headers), body)
-            except SignatureError as exc:
+            except WebhookVerificationError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=401)
             return JSONResponse(result)
 

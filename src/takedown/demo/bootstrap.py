@@ -11,6 +11,7 @@ from takedown import access, audit
 from takedown.demo.app import DemoPlatform
 from takedown.domain.vocabulary import Role
 from takedown.errors import Conflict
+from takedown.platform.webhooks import new_secret
 from takedown.system import Takedown
 
 DEMO_PLATFORM = "demo"
@@ -38,7 +39,7 @@ def demo_platform(system: Takedown,
         creds = json.loads(path.read_text())
     else:
         creds = {"api_key": "tdp_" + secrets.token_urlsafe(32),
-                 "webhook_secret": "whsec_" + secrets.token_urlsafe(32),
+                 "webhook_secret": new_secret(),
                  "reviewers": {n: "tdu_" + secrets.token_urlsafe(32) for n in DEMO_REVIEWERS},
                  "passwords": {n: secrets.token_urlsafe(9) for n in DEMO_REVIEWERS}}
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -124,6 +124,15 @@ class CaseState:
     claimed_until: datetime | None = None
     events: int = 0
 
+    def copy(self) -> CaseState:
+        """A copy that folding more events into leaves this one as it is (what it holds
+        is otherwise immutable: frozen facts, datetimes, strings)."""
+        return replace(self, reports=dict(self.reports),
+                       invalid_reports=dict(self.invalid_reports),
+                       deadline_candidates=dict(self.deadline_candidates),
+                       reporters=set(self.reporters), relations=set(self.relations),
+                       case_numbers=set(self.case_numbers))
+
 
 def _more_severe(policy: Policy, current: Category | None, new: Category) -> Category:
     if current is None:
@@ -150,7 +159,6 @@ def _on_reported(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         plain_rule, plain_within = policy.deadline_for(category, Relation.OTHER_USER)
         state.deadline_candidates[report_id] = Deadline(event.at + within, rule,
                                                         event.at + plain_within, plain_rule)
-    _recount(state)
 
 
 def _recount(state: CaseState) -> None:
@@ -173,7 +181,6 @@ def _on_information_provided(state: CaseState, event: CaseEvent) -> None:
     if facts is not None and numbers:
         state.reports[report_id] = ReportFacts(
             facts.relation, facts.reporter_key, facts.case_numbers | set(numbers), facts.minor)
-        _recount(state)
 
 
 def _on_hash_matched(state: CaseState, event: CaseEvent, policy: Policy) -> None:
@@ -191,7 +198,6 @@ def _on_hash_matched(state: CaseState, event: CaseEvent, policy: Policy) -> None
         key = f"hash match {len(state.deadline_candidates)}"
         due, why = event.at + within, f"hash match: {rule}"
         state.deadline_candidates[key] = Deadline(due, why, due, why)
-        _recount(state)
 
 
 def _on_decided(state: CaseState, event: CaseEvent) -> None:
@@ -244,10 +250,8 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         _on_information_provided(state, event)
     elif kind is EventType.REPORT_INVALIDATED:
         state.invalid_reports[str(event.data["report_id"])] = str(event.data.get("reason", ""))
-        _recount(state)
     elif kind is EventType.REPORT_REINSTATED:
         state.invalid_reports.pop(str(event.data["report_id"]), None)
-        _recount(state)
     elif kind is EventType.CLAIMED:
         state.claimed_by = event.actor
         state.claimed_until = datetime.fromisoformat(str(event.data["until"]))
@@ -260,12 +264,17 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         _on_decided(state, event)
 
 
-def fold(events: Iterable[CaseEvent], policy: Policy) -> CaseState:
-    """Derive a case's current state from its whole history, oldest first."""
-    state = CaseState()
+def fold(events: Iterable[CaseEvent], policy: Policy,
+         start: CaseState | None = None) -> CaseState:
+    """Derive a case's current state from its whole history, oldest first; or, from
+    `start` (the state after its first `start.events` events, left unchanged), apply
+    the events that followed. The counts that depend on every valid report are derived
+    once at the end, not after each event: a viral case has thousands of reports."""
+    state = CaseState() if start is None else start.copy()
     for event in events:
         _apply(state, event, policy)
         state.events += 1
+    _recount(state)
     return state
 
 
@@ -350,11 +359,13 @@ def _refuse_escalated_to_moderators(state: CaseState, policy: Policy,
 
 
 def may_view(state: CaseState, policy: Policy, reviewer: Reviewer) -> bool:
-    if state.category is None or reviewer.role is Role.ADMIN:
+    return state.category is None or may_view_category(state.category, policy, reviewer)
+
+
+def may_view_category(category: Category, policy: Policy, reviewer: Reviewer) -> bool:
+    if reviewer.role is Role.ADMIN or not policy.for_category(category).specialist_only:
         return True
-    if policy.for_category(state.category).specialist_only:
-        return reviewer.role in (Role.CHILD_SAFETY_SPECIALIST, Role.LIAISON)
-    return True
+    return reviewer.role in (Role.CHILD_SAFETY_SPECIALIST, Role.LIAISON)
 
 
 def decide(
@@ -392,7 +403,11 @@ def _decide(state: CaseState, policy: Policy, reviewer: Reviewer, outcome: Outco
     if state.category is None:
         raise DecisionRefused("conflict", "the case has no report to decide on")
     rules = policy.for_category(state.category)
-    if rules.specialist_only and not reviewer.is_child_safety:
+    # Both the case's category and the one a decision would give it: a moderator may
+    # not turn a terms case into a child-sexual-abuse determination (banked, suspended
+    # and, later, reported to NCMEC) any more than decide a child-safety case.
+    named = policy.for_category(category) if category is not None else rules
+    if (rules.specialist_only or named.specialist_only) and not reviewer.is_child_safety:
         raise DecisionRefused(
             "forbidden", "child-safety cases are decided by child-safety specialists"
         )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from takedown.errors import Invalid, TooLarge
 from takedown.media.decode import DecodeLimits, MediaRejected
 from takedown.media.fetch import FetchError, fetch_media
 from takedown.media.signals import Signal, compute_signals
-from takedown.media.storage import MediaStore, sniff_mime
+from takedown.media.storage import MediaStore, NotMedia, hashable_mime
+from takedown.metrics import timed_hashing
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,13 @@ def prepare_media(inputs: list[MediaInput], store: MediaStore, *, max_bytes: int
         if not data:
             raise Invalid(f"media[{index}] is empty", code="empty_media",
                           fields=[{"field": f"media[{index}]", "message": "no bytes"}])
-        mime = sniff_mime(data)
         try:
-            signals = compute_signals(data, mime, limits)
+            mime = hashable_mime(data)
+        except NotMedia as exc:
+            raise Invalid(f"media[{index}]: {exc}", code="unsupported_media",
+                          fields=[{"field": f"media[{index}]", "message": str(exc)}]) from None
+        try:
+            signals = timed_hashing(compute_signals)(data, mime, limits)
         except MediaRejected as exc:
             raise Invalid(f"media[{index}]: {exc}", code="unreadable_media",
                           fields=[{"field": f"media[{index}]", "message": str(exc)}]) from None
@@ -57,8 +64,11 @@ def _bytes_of(index: int, item: MediaInput, max_bytes: int, timeout_s: float) ->
     assert item.url is not None  # the API schema requires one of data and url
     try:
         return fetch_media(item.url, max_bytes=max_bytes, timeout_s=timeout_s)
-    except FetchError as exc:
-        code = "media_too_large" if "limit" in str(exc) else "media_fetch_failed"
+    # Besides FetchError: a redirect's Location may be no URL httpx can parse, which it
+    # raises as InvalidURL (no HTTPError) or as IDNA's errors (ValueErrors).
+    except (ValueError, httpx.InvalidURL) as exc:
+        too_large = isinstance(exc, FetchError) and "limit" in str(exc)
+        code = "media_too_large" if too_large else "media_fetch_failed"
         error = TooLarge if code == "media_too_large" else Invalid
         raise error(f"media[{index}].url: {exc}", code=code,
                     fields=[{"field": f"media[{index}].url", "message": str(exc)}]) from None

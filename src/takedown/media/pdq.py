@@ -29,27 +29,61 @@ MIN_QUALITY = 50  # below this a hash says too little to match on (upstream's ru
 
 
 def _as_rgb(luma: np.ndarray) -> np.ndarray:
-    """pdqhash takes RGB; equal channels give back exactly this luma."""
-    return np.ascontiguousarray(np.repeat(luma[:, :, None], 3, axis=2))
+    """pdqhash takes RGB; equal channels give back exactly this luma. A read-only view
+    that repeats each pixel (stride 0), not a copy three times its size."""
+    luma = np.ascontiguousarray(luma)
+    return np.lib.stride_tricks.as_strided(luma, shape=(*luma.shape, 3),
+                                           strides=(*luma.strides, 0), writeable=False)
 
 
 def _hex(bits: np.ndarray) -> str:
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
+def _dct(luma: np.ndarray) -> tuple[np.ndarray, int]:
+    """PDQ's 16x16 DCT output (row: vertical frequency) and the quality."""
+    values, quality = pdqhash.compute_float(_as_rgb(luma))
+    return np.asarray(values)[::-1].reshape(16, 16), int(quality)
+
+
+def _bits(dct: np.ndarray) -> str:
+    """The hash: each coefficient above the median, in pdqhash's bit order."""
+    flat = dct.reshape(-1)[::-1]
+    return _hex(flat > np.median(flat))
+
+
 def pdq(luma: np.ndarray) -> tuple[str, int]:
     """(hash as 64 hex digits, quality 0-100). The float DCT output thresholded at its
     median is bit-for-bit pdqhash.compute, and faster."""
-    values, quality = pdqhash.compute_float(_as_rgb(np.ascontiguousarray(luma)))
-    values = np.asarray(values)
-    return _hex(values > np.median(values)), int(quality)
+    dct, quality = _dct(luma)
+    return _bits(dct), quality
+
+
+# The DCT of a rotated or mirrored picture is the original's, transposed and with the
+# odd or even frequencies negated: upstream's dct16OriginalTo* functions, in
+# pdqhash.compute_dihedral's order. (sign over (row, column) frequency, transposed)
+_ROW, _COLUMN = np.indices((16, 16))
+_DIHEDRAL = (
+    (np.ones((16, 16)), False),  # as it is
+    (np.where(_COLUMN % 2, 1.0, -1.0), True),  # rotated 90 degrees
+    (np.where((_ROW + _COLUMN) % 2, -1.0, 1.0), False),  # 180
+    (np.where(_ROW % 2, 1.0, -1.0), True),  # 270
+    (np.where(_ROW % 2, 1.0, -1.0), False),  # flipped about the x axis
+    (np.where(_COLUMN % 2, 1.0, -1.0), False),  # about the y axis
+    (np.ones((16, 16)), True),  # about the diagonal
+    (np.where((_ROW + _COLUMN) % 2, -1.0, 1.0), True),  # about the antidiagonal
+)
 
 
 def pdq_dihedral(luma: np.ndarray) -> tuple[list[str], int]:
     """The hashes of the 8 rotations and mirror images (the first is the image as it
-    is, identical to `pdq`), and the quality. Costs about what one hash costs."""
-    hashes, quality = pdqhash.compute_dihedral(_as_rgb(np.ascontiguousarray(luma)))
-    return [_hex(np.asarray(h)) for h in hashes], int(quality)
+    is, identical to `pdq`), and the quality: bit-for-bit pdqhash.compute_dihedral,
+    from one DCT (sign flips and transposes of it), at the cost of one hash."""
+    dct, quality = _dct(luma)
+    variants = np.stack([(dct * sign).T if transposed else dct * sign
+                         for sign, transposed in _DIHEDRAL]).reshape(8, -1)[:, ::-1]
+    bits = variants > np.median(variants, axis=1, keepdims=True)
+    return [row.tobytes().hex() for row in np.packbits(bits, axis=1)], quality
 
 
 def to_bytes(hex_hash: str) -> bytes:
@@ -74,27 +108,36 @@ MAX_BORDER = 0.35  # never trim more than this from one side
 BLEND_PX = 1  # the row where border and picture blend goes too
 
 
-def _border_run(lines: np.ndarray, limit: int) -> int:
-    """How many lines from the first are flat and of the first line's colour."""
-    head = lines[:limit]
-    if not len(head):
-        return 0
-    edge = float(np.median(head[0]))
-    flat = (np.abs(head - edge).max(axis=1) <= BORDER_SPREAD) & \
+def _flat_lines(head: np.ndarray, edge: float) -> np.ndarray:
+    flat: np.ndarray = (np.abs(head - edge).max(axis=1) <= BORDER_SPREAD) & \
         (head.std(axis=1) <= BORDER_FLATNESS)
-    return int(flat.argmin()) if not flat.all() else len(head)
+    return flat
+
+
+def _border_run(lines: np.ndarray, limit: int, needed: int) -> int:
+    """How many lines from the first are flat and of the first line's colour, or 0
+    when fewer than `needed` are. Most pictures have no border: their first line is
+    not flat (told from its range alone), or one of the first `needed` is not, and
+    the third of the picture a border may take is never looked at."""
+    if min(limit, len(lines)) < needed or np.ptp(lines[0]) > 2 * BORDER_SPREAD:
+        return 0
+    edge = float(np.median(lines[0]))
+    if not _flat_lines(lines[:needed].astype(np.int16), edge).all():
+        return 0
+    flat = _flat_lines(lines[:limit].astype(np.int16), edge)
+    return int(flat.argmin()) if not flat.all() else len(flat)
 
 
 def trim_borders(luma: np.ndarray) -> np.ndarray | None:
     """The picture without uniform borders of any colour (letterbox, pillarbox, a
     frame), or None if it has none worth trimming."""
     height, width = luma.shape
-    pixels = luma.astype(np.int16)
     sides = []
-    for lines, length in ((pixels, height), (pixels[::-1], height),
-                          (pixels.T, width), (pixels.T[::-1], width)):
-        run = _border_run(lines, int(length * MAX_BORDER))
-        sides.append(run + BLEND_PX if run >= max(2, length * MIN_BORDER) else 0)
+    for lines, length in ((luma, height), (luma[::-1], height),
+                          (luma.T, width), (luma.T[::-1], width)):
+        needed = max(2, math.ceil(length * MIN_BORDER))
+        run = _border_run(lines, int(length * MAX_BORDER), needed)
+        sides.append(run + BLEND_PX if run >= needed else 0)
     top, bottom, left, right = sides
     if not any(sides) or height - top - bottom < 16 or width - left - right < 16:
         return None

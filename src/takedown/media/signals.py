@@ -24,6 +24,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
@@ -226,7 +227,8 @@ class VPDQ(PerceptualType):
     def compute(self, data: bytes, mime: str | None, limits: DecodeLimits) -> list[Signal]:
         if not (mime or "").startswith("video/"):
             return []
-        return self._signals(video_frames(data, limits))
+        with closing(video_frames(data, limits)) as frames:  # the decode slot goes back
+            return self._signals(frames)                    # even if hashing fails
 
     def references(self, data: bytes, mime: str | None, limits: DecodeLimits) -> list[Signal]:
         """Every frame (near-identical neighbours once) as one sequence: a clip cut at
@@ -236,12 +238,12 @@ class VPDQ(PerceptualType):
         if not (mime or "").startswith("video/"):
             return []
         lines, last = [], ""
-        for frame, (value, quality) in _hashed(video_frames(data, limits, every_frame=True),
-                                               _inside_hash):
-            if last and pdq_math.distance(value, last) <= REFERENCE_DEDUPE:
-                continue
-            last = value
-            lines.append(f"{frame.number},{quality},{value},{frame.timestamp:.3f}")
+        with closing(video_frames(data, limits, every_frame=True)) as frames:
+            for frame, (value, quality) in _hashed(frames, _inside_hash):
+                if last and pdq_math.distance(value, last) <= REFERENCE_DEDUPE:
+                    continue
+                last = value
+                lines.append(f"{frame.number},{quality},{value},{frame.timestamp:.3f}")
         return [Signal(self.name, "\n".join(lines), note="every frame")]
 
     def _signals(self, frames: Iterable[Frame]) -> list[Signal]:

@@ -1,7 +1,9 @@
 """Action delivery: claim due actions (see pipeline.outbox), POST them signed to the
 platform in batches, record the outcome; retried with backoff until a 2xx. The
 platform deduplicates on action_id, so a rare second send after a lost lease is
-harmless by contract.
+harmless by contract. Actions on one item or account go out one after another, in
+the order they were made: the next is sent only once the platform acknowledged the one
+before.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from datetime import timedelta
 import httpx
 
 from takedown.pipeline.outbox import claim_due, record_outcome
-from takedown.platform.webhooks import body_for, signed_headers
+from takedown.platform.webhooks import batch_id, body_for, live_secrets, signed_headers
 from takedown.store.db import Database
 from takedown.store.tables import ActionRow, PlatformRow
+
+# Actions on one target reach the platform in the order they were made.
+IN_ORDER_OF = ("platform_id", "target_type", "target_id")
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,9 @@ class ActionDeliverer:
 
     def claim(self, worker_id: str) -> list[Claimed]:
         rows = claim_due(self.db, ActionRow, worker_id, self.batch, self.lease,
-                         (ActionRow.id, ActionRow.platform_id, ActionRow.payload))
+                         (ActionRow.id, ActionRow.platform_id, ActionRow.payload,
+                          ActionRow.created_at), in_order_of=IN_ORDER_OF)
+        rows.sort(key=lambda r: r.created_at)  # a batch's body lists them as they were made
         return [Claimed(r.id, r.platform_id, r.payload) for r in rows]
 
     def run_once(self, worker_id: str) -> int:
@@ -55,11 +62,13 @@ class ActionDeliverer:
         with self.db.transaction() as session:
             platform = session.get(PlatformRow, platform_id)
             assert platform is not None  # actions reference platforms by foreign key
-            url, secret = platform.webhook_url, platform.webhook_secret
+            url = platform.webhook_url
+            secrets = live_secrets(platform.webhook_secret, platform.previous_webhook_secrets)
         body = body_for([a.payload for a in actions])
         error = None
         try:
-            response = self.http.post(url, content=body, headers=signed_headers(secret, body))
+            headers = signed_headers(secrets, body, batch_id(a.id for a in actions))
+            response = self.http.post(url, content=body, headers=headers)
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}: {response.text[:300]}"
         except httpx.HTTPError as exc:

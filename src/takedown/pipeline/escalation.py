@@ -22,7 +22,7 @@ from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import CaseStatus
 from takedown.notify.outbox import enqueue
 from takedown.pipeline.outbox import claim_due, record_outcome
-from takedown.platform.webhooks import signed_headers
+from takedown.platform.webhooks import message_id, signed_headers
 from takedown.store.db import Database
 from takedown.store.tables import CaseRow, NotificationRow
 
@@ -88,17 +88,20 @@ class NotificationSender:
     def run_once(self, worker_id: str) -> int:
         rows = claim_due(self.db, NotificationRow, worker_id, 20, self.lease,
                          (NotificationRow.id, NotificationRow.channel, NotificationRow.target,
-                          NotificationRow.subject, NotificationRow.body))
+                          NotificationRow.subject, NotificationRow.body,
+                          NotificationRow.dedupe_key))
         for row in rows:
             error = None
             try:
-                self._send(row.channel, row.target, row.subject, row.body)
+                self._send(row.channel, row.target, row.subject, row.body,
+                           message_id([f"notification:{row.dedupe_key}"]))
             except (OSError, smtplib.SMTPException, httpx.HTTPError, ValueError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
             record_outcome(self.db, NotificationRow, worker_id, [row.id], error)
         return len(rows)
 
-    def _send(self, channel: str, target: str, subject: str, body: dict[str, object]) -> None:
+    def _send(self, channel: str, target: str, subject: str, body: dict[str, object],
+              msg_id: str) -> None:
         if channel == "email":
             message = EmailMessage()
             message["From"], message["To"], message["Subject"] = (
@@ -111,8 +114,9 @@ class NotificationSender:
                 smtp.send_message(message)
             return
         payload = json.dumps(body, sort_keys=True).encode()
+        # Whitespace-separated secrets, the newest first: each signs, for rotation.
+        secrets = self.settings.oncall_webhook_secret.split()
         response = httpx.post(target, content=payload, timeout=self.settings.webhook_timeout_s,
-                              headers=signed_headers(self.settings.oncall_webhook_secret,
-                                                     payload))
+                              headers=signed_headers(secrets, payload, msg_id))
         if not 200 <= response.status_code < 300:
             raise ValueError(f"HTTP {response.status_code}")

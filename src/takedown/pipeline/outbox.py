@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import aliased
 
 from takedown.clock import utcnow
 from takedown.store.db import Database
@@ -31,13 +32,19 @@ def backoff(attempts: int) -> timedelta:
 
 
 def claim_due(db: Database, table: Any, worker_id: str, batch: int, lease: timedelta,
-              columns: Sequence[Any]) -> list[Any]:
-    """Lease up to `batch` due rows of `table` (most urgent first); returns `columns`."""
+              columns: Sequence[Any], in_order_of: Sequence[str] = ()) -> list[Any]:
+    """Lease up to `batch` due rows of `table` (most urgent first); returns `columns`.
+
+    `in_order_of`: columns that name a target (e.g. platform, target type and id). A row
+    is due only once every earlier row for the same target is delivered, so that after
+    an outage a platform still receives `restrict` before the `remove` or `restore`
+    that follows it, whatever each one's back-off."""
     now = utcnow()
     due = (
         select(table.id)
         .where(table.status != "delivered", table.next_attempt_at <= now,
-               or_(table.lease_until.is_(None), table.lease_until < now))
+               or_(table.lease_until.is_(None), table.lease_until < now),
+               *_first_for_target(table, in_order_of))
         .order_by(table.priority.desc(), table.created_at)
         .limit(batch)
         .with_for_update(skip_locked=True)
@@ -48,6 +55,15 @@ def claim_due(db: Database, table: Any, worker_id: str, batch: int, lease: timed
             .values(lease_until=now + lease, claimed_by=worker_id, attempts=table.attempts + 1)
             .returning(*columns)
             .execution_options(synchronize_session=False)).all())
+
+
+def _first_for_target(table: Any, in_order_of: Sequence[str]) -> list[Any]:
+    if not in_order_of:
+        return []
+    earlier = aliased(table)
+    return [~exists().where(
+        *(getattr(earlier, c) == getattr(table, c) for c in in_order_of),
+        earlier.status != "delivered", earlier.created_at < table.created_at)]
 
 
 def record_outcome(db: Database, table: Any, worker_id: str, ids: list[Any],

@@ -28,6 +28,19 @@ STATE_AFTER = {
 }
 
 
+# What the platform is told about why: a fixed phrase per kind. The platform (and so
+# whoever reads its logs, the suspect perhaps) never learns who reported, how they are
+# related to the content, or which bank matched (a StopNCII match says the person
+# depicted went to StopNCII); the case log keeps the full reason for reviewers.
+PLATFORM_REASONS = {
+    ActionKind.RESTRICT: "restricted pending review",
+    ActionKind.REMOVE: "removed: violates the platform's policy",
+    ActionKind.RESTORE: "restored: the restriction was lifted",
+    ActionKind.SUSPEND: "suspended: the account posted content that violates the "
+                        "platform's policy",
+}
+
+
 @dataclass(frozen=True)
 class ActionRequest:
     kind: ActionKind
@@ -81,7 +94,7 @@ class ActionLedger:
                 "target": {"type": req.target_type, "id": req.target_id},
                 "case_id": req.case_id,
                 "category": req.category,
-                "reason": req.reason,
+                "reason": PLATFORM_REASONS[req.kind],
                 "requested_at": now.isoformat(),
             }
             rows.append(ActionRow(

@@ -176,12 +176,11 @@ class ContentRegistry:
                 return None
             recorded = self.desk.record({row.id}, {media_id}, found[0])
             if recorded is not None:
-                best = found[0]
-                how = "exactly" if best.distance == 0 else f"at PDQ distance {best.distance}"
-                what = "a file of a case under review" if best.bank == UNDER_REVIEW else \
-                    f"the {best.bank!r} hash bank"
+                # Said to the platform: never which bank (see PLATFORM_REASONS).
+                what = "content under review" if found[0].bank == UNDER_REVIEW else \
+                    "known violating content"
                 return _VERDICT_OF_ACTION[recorded.action], recorded.case_id, \
-                    f"media matches {what} {how}"
+                    f"media matches {what}"
         return None
 
     def _act(self, row: ContentRow, verdict: ScreeningVerdict, case_id: int | None,

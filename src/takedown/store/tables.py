@@ -55,6 +55,9 @@ class PlatformRow(Base):
     webhook_url: Mapped[str] = mapped_column(String(2000))
     webhook_secret: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # Secrets rotated out but still signed with until their overlap ends, as
+    # [{"secret", "until"}] (see access.rotate_webhook_secret); NULL when none.
+    previous_webhook_secrets: Mapped[list[Any] | None]
 
 
 class MediaRow(Base):
@@ -234,6 +237,18 @@ class OutboxColumns:
     delivered_at: Mapped[datetime | None]
 
 
+class ReportInboxRow(OutboxColumns, Base):
+    """A report as received: stored (and so acknowledged) before it is worked into its
+    case by the intake workers (see pipeline.intake); `delivered` once it has been."""
+
+    __tablename__ = "report_inbox"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the report id
+    submission: Mapped[dict[str, Any]]
+    status_token_hash: Mapped[str] = mapped_column(String(64))
+    references: Mapped[list[Any]]
+    __table_args__ = (Index("ix_report_inbox_due", "status", "next_attempt_at"),)
+
+
 class ActionRow(OutboxColumns, Base):
     """One action for the platform, and the delivery state of its webhook."""
 
@@ -246,7 +261,9 @@ class ActionRow(OutboxColumns, Base):
     target_type: Mapped[str] = mapped_column(String(20))  # 'content' or 'account'
     target_id: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
-    __table_args__ = (Index("ix_actions_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_actions_due", "status", "next_attempt_at"),
+                      Index("ix_actions_target", "platform_id", "target_type", "target_id",
+                            "created_at"))
 
 
 class BankRow(Base):
@@ -283,6 +300,7 @@ class BankEntryRow(Base):
     __table_args__ = (
         UniqueConstraint("bank", "signal_type", "lookup"),
         Index("ix_bank_entries_lookup", "signal_type", "lookup"),
+        Index("ix_bank_entries_case", "case_id"),
     )
 
 
@@ -320,8 +338,9 @@ class WebSessionRow(Base):
 
 
 class AuditEntryRow(Base):
-    """Append-only and hash-chained: each entry stores the SHA-256 of the one before,
-    so an edit or deletion anywhere breaks the chain (`takedown audit verify`)."""
+    """Append-only and hash-chained: each entry stores the hash of the one before, so an
+    edit or deletion anywhere breaks the chain (`takedown audit verify`). `key_id` names
+    the audit key whose HMAC `hash` is; NULL for plain SHA-256 entries from before keys."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -333,6 +352,7 @@ class AuditEntryRow(Base):
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class AuditHeadRow(Base):

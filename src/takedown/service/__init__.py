@@ -1,0 +1,1 @@
+"""The service by area; `takedown.system.Takedown` puts the areas together."""
