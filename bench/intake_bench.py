@@ -118,11 +118,15 @@ def pg_schema() -> Iterator[str]:
 
 
 @contextmanager
-def server(database_url: str, hook: str) -> Iterator[tuple[str, str]]:
-    """`takedown serve` in its own process; yields (base URL, platform API key)."""
+def server(database_url: str, hook: str, src: str | None = None
+           ) -> Iterator[tuple[str, str]]:
+    """`takedown serve` in its own process (from the source tree `src`, e.g. a checkout
+    of an earlier commit, if given); yields (base URL, platform API key)."""
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, "TAKEDOWN_DATA_DIR": scratch, "TAKEDOWN_DATABASE_URL": database_url,
                "TAKEDOWN_LOG_FORMAT": "text"}
+        if src:
+            env["PYTHONPATH"] = src
         cli = [sys.executable, "-m", "takedown.cli"]
         subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
         added = subprocess.run([*cli, "platform", "add", "bench", "--webhook-url", hook],
@@ -182,22 +186,24 @@ def report_body(n: int, credible_items: int, every: int) -> tuple[str, str, dict
                                     "text": f"report {n}"}
 
 
-def run_backend(name: str, database_url: str, hook: str, args: argparse.Namespace
-                ) -> list[list[object]]:
-    with server(database_url, hook) as (url, key), httpx.Client(base_url=url,
-                                                               timeout=60) as http:
+def run_backend(name: str, database_url: str, hook: str, args: argparse.Namespace,
+                src: str | None = None) -> list[list[object]]:
+    with server(database_url, hook, src) as (url, key), httpx.Client(base_url=url,
+                                                                    timeout=60) as http:
         register(http, key, "viral", generated_photo(1, (640, 480)))
         for n in range(50):
             register(http, key, f"viral-rp{n}", repost_of="viral")
         credible_items = 400
         for n in range(credible_items):
             register(http, key, f"own{n}", generated_photo(1000 + n, (320, 240)))
+        # Screening first, on an idle server: after the flood, the workers are still
+        # hashing the credible reports' references for a while.
+        screening = [register(http, key, f"upload{n}", generated_photo(5000 + n, (1155, 866)))
+                     for n in range(args.uploads)]
         load = Load(url, args.clients, args.seconds)
         health_rate, health, _ = load.run(lambda n: ("healthz", "/healthz", None))
         report_rate, reports, errors = load.run(
             lambda n: report_body(n, credible_items, args.credible_every))
-        screening = [register(http, key, f"upload{n}", generated_photo(5000 + n, (1155, 866)))
-                     for n in range(args.uploads)]
     everything = [v for values in reports.values() for v in values]
     ratio = report_rate / health_rate if health_rate else 0.0
     rows: list[list[object]] = [
@@ -225,18 +231,25 @@ def main() -> None:
     parser.add_argument("--credible-every", type=int, default=20,
                         help="one report in this many is credible (0: none)")
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--before", metavar="SRC",
+                        help="also run the server from this source tree (e.g. the src/ of a "
+                             "checkout of an earlier commit), labelled 'before'")
     args = parser.parse_args()
     print(f"intake_bench: {machine()}; {args.clients} clients, {args.seconds:.0f} s per phase")
     rows: list[list[object]] = []
+    trees: list[tuple[str, str | None]] = [("", None)]
+    if args.before:
+        trees.insert(0, ("before: ", args.before))
     with sink() as hook:
-        for backend in args.backends:
-            if backend == "sqlite":
-                with tempfile.TemporaryDirectory() as scratch:
-                    db = f"sqlite:///{Path(scratch) / 'takedown.db'}"
-                    rows += run_backend("SQLite", db, hook, args)
-            else:
-                with pg_schema() as db:
-                    rows += run_backend("PostgreSQL", db, hook, args)
+        for label, src in trees:
+            for backend in args.backends:
+                if backend == "sqlite":
+                    with tempfile.TemporaryDirectory() as scratch:
+                        db = f"sqlite:///{Path(scratch) / 'takedown.db'}"
+                        rows += run_backend(f"{label}SQLite", db, hook, args, src)
+                else:
+                    with pg_schema() as db:
+                        rows += run_backend(f"{label}PostgreSQL", db, hook, args, src)
     print(table(["backend", "what", "rate", "p50 ms", "p99 ms", "target"], rows))
 
 
