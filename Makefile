@@ -38,7 +38,8 @@ demo: $(STAMP)
 
 ## Benchmarks, each beside its baseline (minutes; figures go to docs/performance.md).
 bench: $(STAMP)
-	$(BIN)/python -m bench.hash_bench
+	$(BIN)/python -m bench.hash_bench --video
+	$(BIN)/python -m bench.intake_bench
 	$(BIN)/python -m bench.matching_bench
 	$(BIN)/python -m bench.index_bench --sizes 1000000 10000000
 	$(BIN)/python -m bench.sweep_bench

@@ -112,7 +112,9 @@ class Database:
         with self._queue_lock:
             self._queued.append(mine)
         with self._writer:
-            if not mine.done.is_set():
+            # Oldest first; a thread whose write is beyond the first BATCH runs batches
+            # until its own is done (the threads of older writes may already have left).
+            while not mine.done.is_set():
                 with self._queue_lock:
                     batch, self._queued = self._queued[:BATCH], self._queued[BATCH:]
                 self._run_batch(batch)
