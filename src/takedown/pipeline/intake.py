@@ -24,6 +24,7 @@ from takedown.cases.intake import ReportIntake
 from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
 from takedown.domain.policy import Policy
+from takedown.domain.vocabulary import Category, Relation
 from takedown.pipeline.copies import CopyHunt
 from takedown.pipeline.outbox import claim_due, record_outcome
 from takedown.store.db import Database, is_transient
@@ -56,8 +57,9 @@ class IntakeWorker:
         groups: dict[tuple[object, ...], list[str]] = {}
         for row in claimed:
             groups.setdefault(same_content(row.submission), []).append(row.id)
+        trusted = {row.id for row in claimed if self._restricts_first(row.submission)}
         for ids in groups.values():
-            self._work_in(ids, worker_id)
+            self._work_in(ids, worker_id, trusted)
         if claimed:
             self.wake_delivery()
         return len(claimed)
@@ -69,20 +71,28 @@ class IntakeWorker:
             total += done
         return total
 
-    def _work_in(self, report_ids: list[str], worker_id: str) -> None:
+    def _restricts_first(self, submission: dict[str, object]) -> bool:
+        """Whether the policy trusts this report to hide before review: only then are
+        its files' references worth computing now (pipeline.copies)."""
+        rules = self.policy.for_category(Category(str(submission["category"])))
+        return rules.restrict_first and \
+            Relation(str(submission["relation"])) in rules.restrict_first_relations
+
+    def _work_in(self, report_ids: list[str], worker_id: str, trusted: set[str]) -> None:
         try:
             self._in_one_transaction(report_ids, worker_id)
         except Exception:
             if len(report_ids) > 1:  # one bad report must not hold up the rest
                 for report_id in report_ids:
-                    self._work_in([report_id], worker_id)
+                    self._work_in([report_id], worker_id, trusted)
                 return
             log.exception("working in report %s failed", report_ids[0])
             record_outcome(self.db, ReportInboxRow, worker_id, report_ids,
                            "working the report into its case failed; see the logs")
             return
         for report_id in report_ids:
-            self.copies.enqueue(report_id)
+            if report_id in trusted:
+                self.copies.enqueue(report_id)
 
     def _in_one_transaction(self, report_ids: list[str], worker_id: str) -> None:
         for attempt in range(RETRIES):
