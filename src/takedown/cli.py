@@ -1,4 +1,5 @@
-"""The `takedown` command: serve, work, migrate, manage platforms and users, demo."""
+"""The `takedown` command: serve, work, migrate, manage platforms and users, demo (the
+legal commands, `evidence` and `cybertipline`, are in cli_legal)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from takedown.cli_legal import cybertipline_app, evidence_app
 from takedown.config import Settings
 from takedown.domain.vocabulary import Category, Role
 
@@ -24,6 +26,8 @@ bank_app = typer.Typer(help="Hash banks: list, add, import, export, disable.",
 app.add_typer(platform_app, name="platform")
 app.add_typer(user_app, name="user")
 app.add_typer(bank_app, name="bank")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(cybertipline_app, name="cybertipline")
 console = Console()
 
 
@@ -108,6 +112,34 @@ def platform_add(name: str, webhook_url: Annotated[str, typer.Option()],
     key, secret = system.add_platform(name, webhook_url, by=by)
     system.close()
     console.print(f"api key:        {key}\nwebhook secret: {secret}", soft_wrap=True)
+
+
+@platform_app.command("contact")
+def platform_contact(
+        name: str,
+        first_name: str | None = None, last_name: str | None = None,
+        email: str | None = None, phone: str | None = None,
+        company_template: Annotated[str | None, typer.Option(
+            help="Text NCMEC gets with every report: how to serve legal process, "
+                 "retention, a 24-hour number.")] = None,
+        terms_of_service: str | None = None, legal_url: str | None = None,
+        by: Annotated[str, typer.Option(help="Who, for the audit log.")] = "cli") -> None:
+    """Who NCMEC should contact about this platform's CyberTipline reports (the
+    reporting person in each report). Options left out keep their value."""
+    from takedown.errors import TakedownError
+
+    system = _system()
+    try:
+        kept = system.set_tipline_contact(name, {
+            "first_name": first_name, "last_name": last_name, "email": email, "phone": phone,
+            "company_template": company_template, "terms_of_service": terms_of_service,
+            "legal_url": legal_url}, by)
+    except TakedownError as exc:
+        console.print(exc.message, soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        system.close()
+    console.print(json.dumps(kept, indent=2), soft_wrap=True)
 
 
 @platform_app.command("rotate-secret")

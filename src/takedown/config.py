@@ -77,6 +77,22 @@ class Settings(BaseSettings):
     # When set, /metrics answers only `Authorization: Bearer <this>` (else, keep it to an
     # internal network: see docs/operations.md).
     metrics_token: str = ""
+    # NCMEC's CyberTipline reporting API: the base URL ending in /ispws
+    # (https://exttest.cybertip.org/ispws to test, https://report.cybertip.org/ispws in
+    # production) and the ESP account's HTTP Basic credentials. Unset: drafts wait, and
+    # the console says why.
+    ncmec_url: str = ""
+    ncmec_username: str = ""
+    ncmec_password: str = ""
+    ncmec_timeout_s: float = 60.0
+    # The evidence vault's AES-256 key (base64 of 32 bytes; `takedown evidence new-key`)
+    # and older keys still needed to read items sealed before a rotation (comma-separated).
+    # Unset: a key is made and kept in data_dir/vault.key (the embedded default only).
+    vault_key: str = ""
+    vault_old_keys: str = ""
+    # The Ed25519 private key (PEM file) that signs law-enforcement bundles. Unset: one is
+    # made and kept in data_dir/signing-key.pem.
+    signing_key: Path | None = None
 
     @field_validator("public_url")
     @classmethod
@@ -90,6 +106,14 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def vault_dir(self) -> Path:
+        return self.data_dir / "vault"
+
+    @property
+    def ncmec_configured(self) -> bool:
+        return bool(self.ncmec_url and self.ncmec_username and self.ncmec_password)
 
     @property
     def trusted_proxy_list(self) -> list[str]:

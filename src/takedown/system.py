@@ -3,7 +3,7 @@
 Each method is one unit of work: it opens a transaction, calls the services,
 commits, and only then returns, so that nothing is acknowledged before it is stored.
 The methods live by area in `takedown.service` (access, content, reports, moderation,
-banks), on top of `Core` (settings, database, workers, idempotency).
+banks, legal), on top of `Core` (settings, database, workers, idempotency).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from takedown.service.access import AccessDesk
 from takedown.service.banks import BankDesk
 from takedown.service.content import ContentDesk
 from takedown.service.core import PlatformIdentity, request_hash
+from takedown.service.legal import LegalDesk
 from takedown.service.moderation import ModerationDesk
 from takedown.service.reports import ReportDesk
 
 __all__ = ["PlatformIdentity", "Takedown", "request_hash"]
 
 
-class Takedown(AccessDesk, ContentDesk, ReportDesk, ModerationDesk, BankDesk):
+class Takedown(AccessDesk, ContentDesk, ReportDesk, ModerationDesk, BankDesk, LegalDesk):
     """Every area of the service, on one object."""

@@ -477,3 +477,58 @@ class MarkOut(ReporterOut):
     cases_touched: int = Field(description="Open cases those reports were on.")
     cases_set_aside: int = Field(description="Cases closed because no valid report was left "
                                              "(never a child-safety case).")
+
+
+# --- the law: CyberTipline reports, evidence, preserved accounts -------------------
+
+class IpEventIn(Strict):
+    ip: Annotated[str, Field(min_length=2, max_length=45,
+                             pattern=r"^[0-9A-Fa-f:.]+$")] = Field(
+        description="An IPv4 or IPv6 address the account used.")
+    at: AwareDatetime | None = Field(None, description="When (with a time zone).")
+    event: Literal["Login", "Registration", "Purchase", "Upload", "Other",
+                   "Unknown"] | None = Field(None, description="What the account did then.")
+
+
+class AccountIn(Strict):
+    """What the platform keeps about an account it was asked to preserve. Only what the
+    platform knows; every field may be left out."""
+
+    screen_name: Annotated[Text, Field(max_length=200)] | None = Field(
+        None, description="The account's user name on the platform.")
+    display_names: list[Annotated[Text, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20, description="Names it shows besides.")
+    emails: list[EmailStr] = Field(default_factory=list, max_length=20,
+                                   description="E-mail addresses on the account.")
+    profile_urls: list[Annotated[Text, Field(max_length=2000)]] = Field(
+        default_factory=list, max_length=20, description="Its profile pages.")
+    ip_events: list[IpEventIn] = Field(
+        default_factory=list, max_length=200,
+        description="IP addresses it used, with when and what for (uploads, logins).")
+    additional_info: Annotated[Text, Field(max_length=5000)] | None = Field(
+        None, description="Anything else the platform keeps and wants NCMEC to know.")
+
+
+class TiplineEditIn(Strict):
+    """The fields a specialist chooses; those left out stay as they are."""
+
+    incident_type: Annotated[Text, Field(max_length=100)] | None = Field(
+        None, description="One of the incident types NCMEC's schema names.")
+    annotations: list[Annotated[Text, Field(max_length=60)]] | None = Field(
+        None, max_length=10, description="e.g. sextortion, minorToMinorInteraction.")
+    summary: Annotated[Text, Field(max_length=10_000)] | None = Field(
+        None, description="Free text for NCMEC (additionalInfo).")
+    escalate_reason: Annotated[Text, Field(max_length=2000)] | None = Field(
+        None, description="Why NCMEC should treat it as high priority; empty: do not.")
+
+
+class RetractIn(Strict):
+    reason: Text = Field(min_length=1, max_length=2000, description="Why: kept in the vault.")
+
+
+class HoldIn(Strict):
+    agency: Text = Field(min_length=1, max_length=300,
+                         description="The requesting law-enforcement agency.")
+    legal_process: Text = Field(min_length=1, max_length=300,
+                                description="The legal process reference (e.g. a "
+                                            "preservation request under 18 U.S.C. 2703(f)).")

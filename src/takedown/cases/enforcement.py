@@ -31,6 +31,7 @@ from takedown.cases.sweeps import Sweeper
 from takedown.domain.case import CaseState, EventType, NewEvent, priority
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import (
+    REPORTED_TO_NCMEC,
     ActionKind,
     CaseStatus,
     Category,
@@ -193,9 +194,9 @@ class Enforcement:
         banked = self._bank(case_id, removal.media, state)
         self._forget_unconfirmed(case_id, removal.media)
         self.release(case_id)
-        suspended = self._act_on_uploaders(case_id, [r for r in rows
-                                                     if r.id in removal.accountable],
-                                           state, step)
+        uploads = [r for r in rows if r.id in removal.accountable]
+        self._preserve_uploaders(case_id, uploads, state, step)  # before any suspension
+        suspended = self._act_on_uploaders(case_id, uploads, state, step)
         self.book.append(case_id, [NewEvent(EventType.ACTIONED, {
             "removed": len(live), "items": len(rows), "files": len(removal.media),
             "banked": banked, "restored": restored, "accounts_suspended": suspended})])
@@ -272,6 +273,21 @@ class Enforcement:
         return BankBook(self.session).add_signals(
             CONFIRMED, signals, source=f"case {case_id}",
             added_by=",".join(state.decided_by), case_id=case_id)
+
+    def _preserve_uploaders(self, case_id: int, uploads: list[ContentRow], state: CaseState,
+                            step: str) -> int:
+        """For a case reported to NCMEC: ask the platform to keep each uploader's records
+        (and send them, for the report) before it suspends them."""
+        if state.category not in REPORTED_TO_NCMEC:
+            return 0
+        accounts = sorted({(r.platform_id, r.author_id) for r in uploads})
+        self.ledger.request(
+            account_action(ActionKind.PRESERVE_ACCOUNT, platform, author, step=step,
+                           case_id=case_id, reason="posted a file confirmed as child sexual "
+                           "abuse material", category=state.category.value,
+                           priority=priority(state, self.policy))
+            for platform, author in accounts)
+        return len(accounts)
 
     def _act_on_uploaders(self, case_id: int, uploads: list[ContentRow], state: CaseState,
                           step: str) -> int:

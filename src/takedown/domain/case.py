@@ -42,6 +42,18 @@ class EventType(StrEnum):
     ACTIONED = "actioned"
     RESTORED = "restored"
     NOTIFIED = "notified"
+    # The CyberTipline report and the evidence vault (takedown.legal); they record what
+    # happened and change nothing the fold derives.
+    CYBERTIPLINE_DRAFTED = "cybertipline_drafted"
+    CYBERTIPLINE_SUBMITTED = "cybertipline_submitted"
+    CYBERTIPLINE_ACCEPTED = "cybertipline_accepted"
+    CYBERTIPLINE_STOPPED = "cybertipline_stopped"
+    CYBERTIPLINE_RETRACTED = "cybertipline_retracted"
+    CYBERTIPLINE_OVERTURNED = "cybertipline_overturned"
+    EVIDENCE_PRESERVED = "evidence_preserved"
+    EVIDENCE_HOLD_SET = "evidence_hold_set"
+    EVIDENCE_HOLD_LIFTED = "evidence_hold_lifted"
+    EVIDENCE_PURGED = "evidence_purged"
 
 
 @dataclass(frozen=True)

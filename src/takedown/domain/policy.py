@@ -77,6 +77,23 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class LegalPolicy:
+    """What follows a confirmed child-abuse case (see takedown.legal)."""
+
+    # A specialist checks and submits the CyberTipline draft within this of the decision.
+    cybertipline_deadline: timedelta = timedelta(hours=24)
+    # How long a draft waits for the platform's account details (preserve_account).
+    account_details_wait: timedelta = timedelta(hours=2)
+    # Evidence is kept this long after the CyberTipline submission (18 U.S.C. 2258A(h)).
+    evidence_retention: timedelta = timedelta(days=365)
+    # Views past which a file is annotated `viral` in the report.
+    viral_views: int = 10_000
+    # Drafts whose every confirmed file matched one of these banks (known material) go to
+    # NCMEC without waiting for a specialist.
+    auto_submit_banks: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Policy:
     # Reasons a reviewer chooses from, per outcome (violation, no_violation, ...).
     reasons: Mapping[str, tuple[str, ...]]
@@ -86,6 +103,7 @@ class Policy:
     credibility: Credibility
     reach: ReachWeights
     escalation: Escalation
+    legal: LegalPolicy = LegalPolicy()
 
     def for_category(self, category: Category) -> CategoryPolicy:
         return self.categories[category]
@@ -214,4 +232,25 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
             priority_boost=_number(escalation, "priority_boost", "escalation"),
             claim=parse_duration(escalation.get("claim", ""), "escalation.claim"),
         ),
+        legal=_legal(data.get("legal", {})),
     )
+
+
+def _legal(table: Mapping[str, Any]) -> LegalPolicy:
+    """The [legal] table; every key is optional (older policy files have none)."""
+    default = LegalPolicy()
+
+    def duration(key: str, fallback: timedelta) -> timedelta:
+        return parse_duration(table[key], f"legal.{key}") if key in table else fallback
+
+    banks = table.get("auto_submit_banks", [])
+    if not isinstance(banks, list) or not all(isinstance(b, str) for b in banks):
+        raise PolicyError("legal.auto_submit_banks: a list of bank names")
+    views = table.get("viral_views", default.viral_views)
+    if not isinstance(views, int) or views < 1:
+        raise PolicyError("legal.viral_views: a whole number above zero")
+    return LegalPolicy(
+        cybertipline_deadline=duration("cybertipline_deadline", default.cybertipline_deadline),
+        account_details_wait=duration("account_details_wait", default.account_details_wait),
+        evidence_retention=duration("evidence_retention", default.evidence_retention),
+        viral_views=views, auto_submit_banks=frozenset(banks))

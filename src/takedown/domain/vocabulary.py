@@ -38,6 +38,9 @@ class ActionKind(StrEnum):
     REMOVE = "remove"
     RESTORE = "restore"
     SUSPEND = "suspend"
+    # Keep the account's records (it posted confirmed child-abuse material) for the
+    # legal hold, and send them to takedown (PUT /v1/accounts/{id}) for the report.
+    PRESERVE_ACCOUNT = "preserve_account"
 
 
 class Outcome(StrEnum):
@@ -91,3 +94,8 @@ class ScreeningVerdict(StrEnum):
 
 # Roles that may act on child-safety cases. Admins hold every right.
 CHILD_SAFETY_ROLES = frozenset({Role.CHILD_SAFETY_SPECIALIST, Role.ADMIN})
+
+# Confirmed cases of these categories are reported to NCMEC's CyberTipline (18 U.S.C.
+# 2258A applies to apparent child sexual abuse material), with their uploaders'
+# accounts preserved and their evidence sealed.
+REPORTED_TO_NCMEC = frozenset({Category.CHILD_SEXUAL_ABUSE})

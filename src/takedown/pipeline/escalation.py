@@ -20,7 +20,7 @@ from takedown.config import Settings
 from takedown.domain.case import escalation_due
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import CaseStatus
-from takedown.notify.outbox import enqueue
+from takedown.notify.outbox import enqueue, on_call_targets
 from takedown.pipeline.outbox import claim_due, record_outcome
 from takedown.platform.webhooks import message_id, signed_headers
 from takedown.store.db import Database
@@ -69,12 +69,7 @@ class EscalationScheduler:
             return 1
 
     def _on_call(self) -> list[tuple[str, str]]:
-        targets = []
-        if self.settings.oncall_email:
-            targets.append(("email", self.settings.oncall_email))
-        if self.settings.oncall_webhook_url:
-            targets.append(("webhook", self.settings.oncall_webhook_url))
-        return targets
+        return on_call_targets(self.settings)
 
 
 class NotificationSender:

@@ -32,19 +32,21 @@ def backoff(attempts: int) -> timedelta:
 
 
 def claim_due(db: Database, table: Any, worker_id: str, batch: int, lease: timedelta,
-              columns: Sequence[Any], in_order_of: Sequence[str] = ()) -> list[Any]:
+              columns: Sequence[Any], in_order_of: Sequence[str] = (),
+              where: Sequence[Any] = ()) -> list[Any]:
     """Lease up to `batch` due rows of `table` (most urgent first); returns `columns`.
 
     `in_order_of`: columns that name a target (e.g. platform, target type and id). A row
     is due only once every earlier row for the same target is delivered, so that after
     an outage a platform still receives `restrict` before the `remove` or `restore`
-    that follows it, whatever each one's back-off."""
+    that follows it, whatever each one's back-off. `where`: further conditions (a row
+    that is not yet meant to be sent, e.g. a CyberTipline draft)."""
     now = utcnow()
     due = (
         select(table.id)
         .where(table.status != "delivered", table.next_attempt_at <= now,
                or_(table.lease_until.is_(None), table.lease_until < now),
-               *_first_for_target(table, in_order_of))
+               *_first_for_target(table, in_order_of), *where)
         .order_by(table.priority.desc(), table.created_at)
         .limit(batch)
         .with_for_update(skip_locked=True)

@@ -1,7 +1,8 @@
 """The worker loop: in threads inside the API process by default, or as
 `takedown worker` processes in production (several per host, many hosts). Each
 pass delivers actions and notifications and, every few seconds, escalates overdue
-cases; all three are safe to run from any number of workers at once."""
+cases and does the legal work (CyberTipline reports, evidence purges); all are safe
+to run from any number of workers at once."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ class WorkerPool:
                  sender: NotificationSender | None = None,
                  scheduler: EscalationScheduler | None = None,
                  escalation_check_s: float = 5.0,
-                 anchor: Callable[[], int] | None = None) -> None:
+                 anchor: Callable[[], int] | None = None,
+                 legal: Callable[[str], int] | None = None) -> None:
         self.deliverer = deliverer
+        self.legal = legal  # pipeline.tipline.TiplineSender.run_once
         self.anchor = anchor  # audit.AuditAnchor.run_once: cheap until it is due
         self.sender = sender
         self.scheduler = scheduler
@@ -50,7 +53,7 @@ class WorkerPool:
 
     def run(self, worker_id: str | None = None) -> None:
         worker_id = worker_id or f"{self.prefix}:{uuid.uuid4().hex[:8]}"
-        next_check = 0.0
+        next_check = next_legal = 0.0
         while not self._stop.is_set():
             done = self._attempt(lambda: self.deliverer.run_once(worker_id), "delivery")
             if self.sender is not None:
@@ -59,6 +62,10 @@ class WorkerPool:
             if self.scheduler is not None and time.monotonic() >= next_check:
                 next_check = time.monotonic() + self.escalation_check_s
                 done += self._attempt(self.scheduler.run_once, "escalation")
+            if self.legal is not None and time.monotonic() >= next_legal:
+                next_legal = time.monotonic() + self.escalation_check_s
+                done += self._attempt(lambda: self.legal(worker_id),  # type: ignore[misc]
+                                      "cybertipline")
             if self.anchor is not None:
                 self._attempt(self.anchor, "audit anchor")  # no queue behind it: not `done`
             if done == 0:

@@ -38,6 +38,8 @@ PLATFORM_REASONS = {
     ActionKind.RESTORE: "restored: the restriction was lifted",
     ActionKind.SUSPEND: "suspended: the account posted content that violates the "
                         "platform's policy",
+    ActionKind.PRESERVE_ACCOUNT: "preserve: keep this account's records for one year "
+                                 "(legal preservation) and send them to takedown",
 }
 
 

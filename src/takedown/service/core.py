@@ -23,12 +23,14 @@ from takedown.errors import (
 )
 from takedown.index import hamming
 from takedown.index.live import Indexes
+from takedown.legal.vault import FileEvidenceStore, Vault, VaultKeys
 from takedown.media import decode
 from takedown.media.storage import MediaStore
 from takedown.pipeline.copies import CopyHunt
 from takedown.pipeline.delivery import ActionDeliverer
 from takedown.pipeline.escalation import EscalationScheduler, NotificationSender
 from takedown.pipeline.intake import IntakeWorker
+from takedown.pipeline.tipline import TiplineSender
 from takedown.pipeline.worker import WorkerPool
 from takedown.platform.content import (
     ContentRegistry,
@@ -73,10 +75,27 @@ class Core:
                                    lambda s: self.sweeper(s, compute=False), self.copies,
                                    wake=lambda: self.workers.wake(), lease_s=settings.lease_s,
                                    poll_interval_s=settings.poll_interval_s)
+        self._vault: Vault | None = None
+        self.tipline = TiplineSender(self.db, self.policy, settings, self.media_store,
+                                     lambda: self.vault)
         self.workers = WorkerPool(self.deliverer, settings.inprocess_workers,
                                   settings.poll_interval_s, self.sender, self.scheduler,
                                   settings.escalation_check_s,
-                                  anchor=audit.AuditAnchor(self.db, settings).run_once)
+                                  anchor=audit.AuditAnchor(self.db, settings).run_once,
+                                  legal=self.tipline.run_once)
+
+    @property
+    def vault(self) -> Vault:
+        """The evidence vault, opened on first use (the key file is made then, if the
+        embedded default has none)."""
+        if self._vault is None:
+            keys, notice = VaultKeys.from_settings(self.settings.vault_key,
+                                                   self.settings.vault_old_keys,
+                                                   self.settings.data_dir)
+            if notice:
+                log.warning(notice)
+            self._vault = Vault(FileEvidenceStore(self.settings.vault_dir), keys)
+        return self._vault
 
 
     def migrate(self) -> None:

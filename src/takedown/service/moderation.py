@@ -19,6 +19,7 @@ from takedown.errors import (
     NotFound,
     TakedownError,
 )
+from takedown.legal.casework import follow_decision
 from takedown.notify.reporter import ask_reporters
 from takedown.service.core import Core
 from takedown.store.tables import (
@@ -115,6 +116,9 @@ class ModerationDesk(Core):
                 case_id, reviewer, outcome, notes, category, reason, question, media)
             if "information_requested" in result.appended:
                 ask_reporters(s, case_id, result.state, result.seq, self.settings.public_url)
+            if "decided" in result.appended:  # the CyberTipline draft, the evidence sealed
+                follow_decision(s, self.policy, self.vault, self.media_store, case_id,
+                                result.state, reviewer.id)
             audit.record(s, reviewer.id, "decided", f"case:{case_id}", source,
                          {"outcome": outcome.value, "appended": result.appended,
                           "status": result.state.status.value})

@@ -58,6 +58,9 @@ class PlatformRow(Base):
     # Secrets rotated out but still signed with until their overlap ends, as
     # [{"secret", "until"}] (see access.rotate_webhook_secret); NULL when none.
     previous_webhook_secrets: Mapped[list[Any] | None]
+    # Who NCMEC should contact about this platform's CyberTipline reports:
+    # {first_name, last_name, email, phone, company_template, terms_of_service, legal_url}.
+    tipline_contact: Mapped[dict[str, Any] | None]
 
 
 class MediaRow(Base):
@@ -399,3 +402,85 @@ class ReporterMarkRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     marked_by: Mapped[str] = mapped_column(String(100))
     marked_at: Mapped[datetime]
+
+
+class TiplineReportRow(OutboxColumns, Base):
+    """A case's CyberTipline report to NCMEC (takedown.legal): drafted when a child-abuse
+    case closes as a violation, checked and submitted by a specialist, then sent step by
+    step by the legal worker, which records each step so a crash resumes where it stopped
+    (one NCMEC report per case, never two). The outbox columns drive the sending only:
+    rows are claimed while `stage` is `sending` or `retracting`."""
+
+    __tablename__ = "tipline_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id"))  # the reporting ESP
+    # draft, sending, stopped, finished, retracting, retracted, withdrawn
+    stage: Mapped[str] = mapped_column(String(20))
+    # What the specialist chooses (see legal.tipline_xml for the vocabularies).
+    incident_type: Mapped[str] = mapped_column(String(100))
+    annotations: Mapped[list[Any]]
+    summary: Mapped[str] = mapped_column(Text, default="")
+    escalate_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+    due_at: Mapped[datetime]  # a specialist should have submitted it by then
+    accounts_due_at: Mapped[datetime]  # stops waiting for the platform's account details
+    auto_submit: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    next_escalation_at: Mapped[datetime | None]
+    # NCMEC's side, recorded as each step succeeds.
+    ncmec_report_id: Mapped[int | None] = mapped_column(BigInteger)
+    files: Mapped[list[Any]]  # [{sha256, md5, name, file_id, info_sent}]
+    xml: Mapped[str | None] = mapped_column(Text)  # the report as submitted
+    error_code: Mapped[int | None]
+    submitted_by: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    retract_reason: Mapped[str | None] = mapped_column(Text)
+    retracted_by: Mapped[str | None] = mapped_column(String(200))
+    retracted_at: Mapped[datetime | None]
+    overturned_at: Mapped[datetime | None]  # the decision was reversed after /finish
+    __table_args__ = (Index("ix_tipline_reports_due", "stage", "next_attempt_at"),)
+
+
+class AccountRecordRow(Base):
+    """What a platform sent about an account asked to be preserved (PUT /v1/accounts):
+    screen name, e-mail addresses, IP addresses with times. Read only into CyberTipline
+    reports and the evidence vault; never shown to the platform's other users."""
+
+    __tablename__ = "account_records"
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id"), primary_key=True)
+    author_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    data: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+
+
+class EvidenceSetRow(Base):
+    """A confirmed case's preserved evidence: kept until `retain_until` (a year after the
+    CyberTipline submission), longer while a legal hold is set; then purged."""
+
+    __tablename__ = "evidence_sets"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    preserved_at: Mapped[datetime]
+    retain_until: Mapped[datetime] = mapped_column(index=True)
+    # {agency, legal_process, set_by, set_at}; SQL NULL (not JSON null) when none, so
+    # that the purge can ask for unheld sets.
+    hold: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    purged_at: Mapped[datetime | None]
+
+
+class EvidenceItemRow(Base):
+    """One sealed item in the vault (legal.vault): its name there, and the plaintext's
+    digests, so that an opening or an export proves the bytes are those preserved."""
+
+    __tablename__ = "evidence_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("evidence_sets.case_id"), index=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))  # media, record, accounts, cybertipline
+    sha256: Mapped[str] = mapped_column(String(64))
+    md5: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    purged_at: Mapped[datetime | None]

@@ -10,7 +10,7 @@ from importlib import resources
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from takedown.web import forms, review, signin
+from takedown.web import forms, legal, review, signin
 from takedown.web.pages import time_left
 from takedown.web.session import LOGIN_COOKIE, SESSION_COOKIE
 from takedown.web.throttle import SignInLimiter
@@ -22,7 +22,7 @@ STATIC = "/console/static"
 
 def console_router() -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
-    for part in (signin.router, review.router, forms.router):
+    for part in (signin.router, review.router, forms.router, legal.router):
         router.include_router(part)
     return router
 

@@ -5,6 +5,7 @@ for the database."""
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -34,7 +35,16 @@ def time_left(seconds: int | None) -> str:
 
 
 templates = Jinja2Templates(directory=str(resources.files("takedown.web") / "templates"))
+def stamp(value: datetime | str | None) -> str:
+    """A time as the console shows it: minutes, UTC (holds keep theirs as ISO text)."""
+    if value is None or value == "":
+        return "—"
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
 templates.env.filters["time_left"] = time_left
+templates.env.filters["stamp"] = stamp
 
 
 def render(request: Request, name: str, reviewer: Reviewer | None, csrf: str | None,
