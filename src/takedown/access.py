@@ -129,6 +129,18 @@ def set_webhook_url(session: Session, name: str, webhook_url: str) -> None:
     row.webhook_url = webhook_url
 
 
+def set_tipline_contact(session: Session, name: str,
+                        contact: dict[str, str | None]) -> dict[str, str]:
+    """Who NCMEC should contact about a platform's CyberTipline reports; the fields
+    given replace those kept, an empty one is dropped."""
+    row = session.scalar(select(PlatformRow).where(PlatformRow.name == name))
+    if row is None:
+        raise NotFound(f"no platform named {name!r}", code="unknown_platform")
+    kept = {k: v for k, v in {**(row.tipline_contact or {}), **contact}.items() if v}
+    row.tipline_contact = kept
+    return kept
+
+
 def rotate_webhook_secret(session: Session, name: str, overlap: timedelta) -> str:
     """Give a platform a new webhook secret, returned to be shown once. The old one is
     still signed with (a second signature) for `overlap`, or until retired, so that the

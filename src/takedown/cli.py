@@ -57,14 +57,19 @@ def serve(host: Annotated[str | None, typer.Option(help="Default TAKEDOWN_HOST."
     from takedown.api.app import create_app
     from takedown.logs import configure_logging
 
-    system = _system()
-    configure_logging(system.settings.log_format)
-    host = host or system.settings.host
-    port = port or system.settings.port
+    settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    host = host or settings.host
+    port = port or settings.port
+    public = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    platform = ncmec = None
+    if demo:  # CyberTipline reports go to a stand-in NCMEC unless a real one is set
+        from takedown.demo.bootstrap import demo_ncmec
+
+        settings, ncmec = demo_ncmec(settings, public)
+    system = _system(settings)
     system.migrate()
     system.warm_up()
-    public = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    platform = None
     if demo:
         from takedown.demo.bootstrap import demo_platform
         from takedown.demo.seed import seed_in_background
@@ -73,12 +78,16 @@ def serve(host: Annotated[str | None, typer.Option(help="Default TAKEDOWN_HOST."
         seed_in_background(platform)
         console.print(f"demo platform:  {public}/demo/", soft_wrap=True)
         console.print(f"console:        {public}/console/", soft_wrap=True)
+        if ncmec is not None:
+            console.print(f"CyberTipline:   a stand-in NCMEC at {settings.ncmec_url} (set "
+                          "TAKEDOWN_NCMEC_URL for exttest.cybertip.org)", soft_wrap=True)
         for name, login in tokens.items():
             console.print(f"reviewer {name}: console password {login.password}; "
                           f"API Authorization: Bearer {login.token}", soft_wrap=True)
     console.print(f"takedown API:   {public}/docs  (OpenAPI at {public}/openapi.json)",
                   soft_wrap=True)
-    uvicorn.run(create_app(system, demo=platform), host=host, port=port, log_level="info",
+    uvicorn.run(create_app(system, demo=platform, ncmec=ncmec), host=host, port=port,
+                log_level="info",
                 proxy_headers=False,  # the app trusts only TAKEDOWN_TRUSTED_PROXIES
                 # uvicorn's logs go through takedown.logs; api.requests logs each request
                 # (with its id, without the query string), in place of uvicorn's access log.

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from takedown.clock import utcnow
 from takedown.domain.vocabulary import CaseStatus
-from takedown.store.tables import ActionRow, CaseRow, NotificationRow, ReportRow
+from takedown.store.tables import ActionRow, CaseRow, NotificationRow, ReportRow, TiplineReportRow
 
 if TYPE_CHECKING:
     from takedown.index.live import LiveIndex
@@ -105,7 +105,8 @@ class StateCollector(Collector):
             with self.system.db.transaction() as session:
                 metrics = [*self._cases(session, utcnow()),
                            *_outbox(session, ActionRow, "action"),
-                           *_outbox(session, NotificationRow, "notification")]
+                           *_outbox(session, NotificationRow, "notification"),
+                           *_cybertipline(session, utcnow())]
         except SQLAlchemyError:
             log.warning("metrics: the database did not answer", exc_info=True)
         up.add_metric([], 1 if metrics else 0)
@@ -158,6 +159,24 @@ def _outbox(session: Session, table: Any, kind: str) -> list[Metric]:
         count.add_metric([status], n)
     lag.add_metric([], (utcnow() - min(firsts)).total_seconds() if firsts else 0.0)
     return [count, lag]
+
+
+def _cybertipline(session: Session, now: datetime) -> list[Metric]:
+    """CyberTipline reports by stage, and those a person still owes past their deadline
+    (drafts and stopped reports): the figure to alert on."""
+    stages = GaugeMetricFamily("takedown_cybertipline_reports",
+                               "CyberTipline reports by stage.", labels=["stage"])
+    overdue = GaugeMetricFamily("takedown_cybertipline_overdue",
+                                "Drafts and stopped reports past their deadline.")
+    late = 0
+    for stage, n, past in session.execute(
+            select(TiplineReportRow.stage, func.count(),
+                   func.count().filter(TiplineReportRow.due_at <= now))
+            .group_by(TiplineReportRow.stage)):
+        stages.add_metric([stage], n)
+        late += past if stage in ("draft", "stopped") else 0
+    overdue.add_metric([], late)
+    return [stages, overdue]
 
 
 def _index_sizes(system: Takedown) -> list[Metric]:

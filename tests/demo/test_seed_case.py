@@ -62,6 +62,13 @@ def test_the_seed_case_is_stopped(seed_result: dict[str, Any]) -> None:
     # clip's, the album's and the 4 who uploaded during review; no one who posted the meme
     assert r["accounts_suspended"] == 22
     assert any("violation" in line for line in r["timeline"])
+    # The law follows: NCMEC (the stand-in the demo starts) accepted the report, with the
+    # 22 uploaders' details the demo platform sent when asked to preserve them, and the
+    # evidence is sealed: each confirmed file and the case's record, the report as sent.
+    assert r["cybertipline_report_accepted"] is True
+    assert r["cybertipline_accounts_waited_for"] is True
+    assert r["cybertipline_files"] >= 2 + 9  # the picture, the video, the altered copies
+    assert r["evidence_items_preserved"] >= r["cybertipline_files"] + 1 + 2 + 22
 
 
 def test_the_demo_platform_serves_albums_and_videos(system: Takedown) -> None:

@@ -5,6 +5,7 @@ failures, never opened twice. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -262,3 +263,142 @@ def _due_now(system: Takedown) -> None:
         for row in s.scalars(select(TiplineReportRow)):
             row.next_attempt_at = row.created_at
             row.lease_until = None
+
+
+def test_a_lost_answer_to_submit_stops_for_a_person_and_never_resends(
+        client: TestClient, keys: Keys, system: Takedown,
+        ncmec: tuple[StandInNcmec, str]) -> None:
+    server, _ = ncmec
+    case_id = confirmed_case(client, keys, system)
+    client.post(f"/v1/cases/{case_id}/cybertipline/submit", headers=keys.bearer("specialist"))
+    server.late_answer_s = 2.0
+    server.lose_answer("submit")
+    impatient = Takedown(system.settings.with_(ncmec_timeout_s=0.5))
+    try:
+        impatient.tipline.run_once("w")
+    finally:
+        impatient.close()
+    stopped = tipline(client, keys, case_id)
+    assert stopped["stage"] == "stopped" and stopped["ncmec_report_id"] is None
+    assert "check with NCMEC" in stopped["error"]
+    run_legal(system)  # nothing goes again by itself
+    assert len(server.reports) == 1  # NCMEC did open one: a person must reconcile it
+    with system.db.transaction() as s:
+        assert [n for n in s.scalars(select(NotificationRow))
+                if "answer was lost" in n.subject]
+
+
+def test_a_decision_reversed_after_finish_is_recorded_and_the_operator_told(
+        client: TestClient, keys: Keys, system: Takedown,
+        ncmec: tuple[StandInNcmec, str]) -> None:
+    from takedown.cases.casebook import CaseBook
+    from takedown.domain.case import EventType, NewEvent
+
+    case_id = confirmed_case(client, keys, system)
+    client.post(f"/v1/cases/{case_id}/cybertipline/submit", headers=keys.bearer("specialist"))
+    run_legal(system)
+    assert tipline(client, keys, case_id)["stage"] == "finished"
+    with system.db.transaction() as s:  # reopened (as an upheld appeal will, issue 13)
+        CaseBook(s, system.policy).append(case_id, [NewEvent(EventType.REOPENED, {})])
+    decide(client, case_id, keys.bearer("specialist"), "no_violation",
+           reason="Content does not show what the report says")
+    decide(client, case_id, keys.bearer("specialist2"), "no_violation",
+           reason="Content does not show what the report says")
+    reversed_ = tipline(client, keys, case_id)
+    assert reversed_["overturned_at"] is not None
+    assert "NCMEC must be told by other means" in reversed_["notice"]
+    kinds = [i["name"] for i in client.get(
+        f"/v1/cases/{case_id}/evidence", headers=keys.bearer("liaison"),
+        params={"reason": "reversal"}).json()["items"]]
+    assert any("reversal" in name for name in kinds)
+    events = client.get(f"/v1/cases/{case_id}", headers=keys.bearer("specialist")).json()
+    assert "cybertipline_overturned" in str(events)
+
+
+def test_a_draft_past_its_deadline_tells_on_call(client: TestClient, keys: Keys,
+                                                 system: Takedown,
+                                                 ncmec: tuple[StandInNcmec, str]) -> None:
+    from datetime import timedelta
+
+    from takedown.clock import utcnow
+
+    case_id = confirmed_case(client, keys, system)
+    later = utcnow() + system.policy.legal.cybertipline_deadline + timedelta(minutes=1)
+    system.tipline.escalate(later)
+    system.tipline.escalate(later)  # once per escalation interval, not per pass
+    assert tipline(client, keys, case_id)["escalations"] == 1
+    with system.db.transaction() as s:
+        told = [n.subject for n in s.scalars(select(NotificationRow))]
+    assert any("overdue" in t and str(case_id) in t for t in told)
+    metrics = client.get("/metrics").text
+    assert 'takedown_cybertipline_reports{stage="draft"} 1.0' in metrics
+    assert "takedown_cybertipline_overdue 0.0" in metrics  # due a day from now
+
+
+def test_known_material_can_go_without_a_specialist_once_accounts_are_in(
+        keys: Keys, system: Takedown, tmp_path: Path,
+        ncmec: tuple[StandInNcmec, str]) -> None:
+    from importlib import resources
+
+    from takedown.api.app import create_app
+    from takedown.demo.media import generated_photo
+
+    text = resources.files("takedown").joinpath("policy.toml").read_text("utf-8")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text.replace("auto_submit_banks = []", 'auto_submit_banks = ["ncmec"]'))
+    auto = Takedown(system.settings.with_(policy_path=policy))
+    try:
+        with TestClient(create_app(auto, run_workers=False)) as client:
+            banned = generated_photo(7)
+            auto.add_to_bank("ncmec", "pdq", auto.hash_file(banned)[2].value, "tester")
+            posted = client.post("/v1/content", headers=keys.api, json={
+                "content_id": "known", "author_id": "collector",
+                "created_at": "2020-01-18T10:00:00Z", "url": "https://testnet.example/known",
+                "media": [{"data_base64": base64.b64encode(banned).decode()}]})
+            assert posted.status_code == 201 and posted.json()["verdict"] == "block"
+            case_id = int(only_case(client, keys.bearer("specialist"))["id"])
+            decide(client, case_id, keys.bearer("specialist"), "violation")
+            deliver_all(auto)
+            draft = tipline(client, keys, case_id)
+            assert draft["auto_submit"] is True and draft["accounts_pending"] == ["collector"]
+            auto.tipline.run_once("w")
+            assert tipline(client, keys, case_id)["stage"] == "draft"  # waits for accounts
+            client.put("/v1/accounts/collector", headers=keys.api, json={"screen_name": "c"})
+            for _ in range(5):
+                auto.tipline.run_once("w")
+            done = tipline(client, keys, case_id)
+            assert done["stage"] == "finished", done
+            assert done["submitted_by"].startswith("takedown (auto-submit")
+            assert b"<screenName>c</screenName>" in ncmec[0].reports[
+                done["ncmec_report_id"]].xml
+    finally:
+        auto.close()
+
+
+def test_the_cli_asks_ncmecs_status(system: Takedown,
+                                   ncmec: tuple[StandInNcmec, str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TAKEDOWN_DATA_DIR": str(system.settings.data_dir),
+           "TAKEDOWN_DATABASE_URL": system.settings.effective_database_url,
+           "TAKEDOWN_NCMEC_URL": ncmec[1], "TAKEDOWN_NCMEC_USERNAME": "esp",
+           "TAKEDOWN_NCMEC_PASSWORD": "s3cret", "COLUMNS": "200"}
+
+    def status(**changes: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "takedown.cli", "cybertipline",
+                               "status", "--json"], env={**env, **changes}, text=True,
+                              capture_output=True, timeout=120, check=False)
+
+    good = status()
+    assert good.returncode == 0 and '"code": 0' in good.stdout, good.stdout + good.stderr
+    refused = status(TAKEDOWN_NCMEC_PASSWORD="wrong")
+    assert refused.returncode == 1 and '"code": 2000' in refused.stdout
+    assert "wrong" not in refused.stdout + refused.stderr  # never echoes a password
+    unset = status(TAKEDOWN_NCMEC_URL="")
+    assert unset.returncode == 1 and "not configured" in unset.stdout
+    key = subprocess.run([sys.executable, "-m", "takedown.cli", "evidence", "public-key"],
+                         env=env, text=True, capture_output=True, timeout=120, check=False)
+    assert key.returncode == 0 and "BEGIN PUBLIC KEY" in key.stdout
+    assert system.signing_public_key()[1] in key.stdout

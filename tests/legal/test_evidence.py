@@ -13,12 +13,15 @@ import zipfile
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from takedown.clock import utcnow
 from takedown.demo.ncmec import StandInNcmec
 from takedown.legal.bundle import verify_bundle
+from takedown.legal.evidence import EvidenceLocker
+from takedown.legal.vault import VaultKeyError, new_key
 from takedown.store.tables import AuditEntryRow, EvidenceSetRow, MediaRow
 from takedown.system import Takedown
 from tests.conftest import Keys
@@ -143,6 +146,9 @@ def test_account_details_the_platform_sends_are_sealed_too(
                         headers=keys.bearer("liaison"), params=WHY)
     assert b"t@example.net" in opened.content
     assert client.put("/v1/accounts/trafficker", json={}).status_code == 401
+    unasked = client.put("/v1/accounts/bystander", headers=keys.api, json={"emails": []})
+    assert unasked.status_code == 404
+    assert unasked.json()["error"]["code"] == "account_not_requested"
 
 
 def test_the_bundle_verifies_and_a_tampered_one_does_not(
@@ -194,3 +200,30 @@ def test_the_bundle_verifies_and_a_tampered_one_does_not(
                           env=env, text=True, capture_output=True, timeout=120, check=False)
     assert made.returncode == 0, made.stdout + made.stderr
     assert verify_bundle(exported, pem.encode()).ok
+
+
+
+def test_a_new_vault_key_reads_old_items_and_rekey_moves_them(
+        client: TestClient, keys: Keys, system: Takedown,
+        ncmec: tuple[StandInNcmec, str]) -> None:  # noqa: F811
+    case_id = confirmed_case(client, keys, system)  # sealed under the key file's key
+    old = (system.settings.data_dir / "vault.key").read_text().strip()
+    new = new_key()
+    rotated = Takedown(system.settings.with_(vault_key=new, vault_old_keys=old))
+    only_new = Takedown(system.settings.with_(vault_key=new))
+    try:
+        assert len(opened_items(rotated, case_id)) >= 2  # the old key still reads them
+        with pytest.raises(VaultKeyError):
+            opened_items(only_new, case_id)  # not yet moved
+        assert rotated.rekey_vault("test") >= 2
+        assert rotated.rekey_vault("test") == 0
+        assert len(opened_items(only_new, case_id)) >= 2
+    finally:
+        rotated.close()
+        only_new.close()
+
+
+def opened_items(system: Takedown, case_id: int) -> list[bytes]:
+    with system.db.transaction() as s:
+        locker = EvidenceLocker(s, system.policy, system.vault)
+        return [locker.open(case_id, item.id)[1] for item in locker.items(case_id)]

@@ -1,7 +1,8 @@
 """SIGKILL under load: `takedown serve` (its own process, in-process workers) is killed
 while 16 clients send reports; after a restart, every report it acknowledged is
 there and worked into its case, every item has one case, no action was made twice,
-and the platform received each action once, in order per item."""
+and the platform received every action (again only if it was in flight at the kill,
+under the same action id)."""
 
 import os
 import signal
@@ -114,5 +115,14 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed(
     assert set(acknowledged) <= stored, "an acknowledged report was lost"
     assert {count for _, count in cases_per_item} == {1}, "an item's reports split"
     assert made and max(made.values()) == 1, "an action was made twice"
+    # Every action made reached the platform. A webhook the platform acknowledged just
+    # before the kill, whose delivery the dead process had not yet recorded, comes again
+    # after the restart: with the same action id, which the platform applies once (the
+    # contract in docs/operations.md). Nothing else may come twice.
     sent = Counter(a["action_id"] for a in receiver.actions)
-    assert sent and max(sent.values()) == 1 and len(sent) == sum(made.values())
+    assert sent and len(sent) == sum(made.values())
+    with system.db.transaction() as s:
+        ids = set(s.scalars(select(ActionRow.id)))
+    assert set(sent) == ids, "the platform received an action takedown did not make"
+    in_flight = sum(n - 1 for n in sent.values())
+    assert in_flight <= 2 * 500, "more redeliveries than two workers' batches in flight"

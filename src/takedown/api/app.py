@@ -16,6 +16,7 @@ from takedown.api.proxies import trust_proxies
 from takedown.api.requests import RequestContext
 from takedown.api.security import SecurityHeaders
 from takedown.demo.app import DemoPlatform
+from takedown.demo.ncmec import DEMO_NCMEC_PATH, StandInNcmec
 from takedown.system import Takedown
 from takedown.web import console
 
@@ -33,7 +34,9 @@ Every error is `{"error": {"code", "message", "fields"}}` with a 4xx status.
 
 
 def create_app(system: Takedown, *, demo: DemoPlatform | None = None,
-               run_workers: bool = True) -> FastAPI:
+               ncmec: StandInNcmec | None = None, run_workers: bool = True) -> FastAPI:
+    """`demo`, `ncmec`: the demo platform and a stand-in NCMEC, mounted beside the API
+    (`serve --demo`, `takedown demo`)."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_workers:
@@ -65,6 +68,8 @@ def create_app(system: Takedown, *, demo: DemoPlatform | None = None,
 
     if demo is not None:
         app.mount("/demo", demo.app())
+    if ncmec is not None:
+        app.mount(DEMO_NCMEC_PATH, ncmec.app())
     app.add_middleware(BodySizeLimit, max_bytes=system.settings.max_request_bytes,
                        max_json_bytes=system.settings.max_json_bytes)
     app.add_middleware(SecurityHeaders)  # on every answer, the 413 above included

@@ -133,11 +133,12 @@ def lift_hold(request: Request, system: System, reviewer: CurrentReviewer,
 
 
 @router.put("/accounts/{author_id}", summary="Details of an account asked to be preserved",
-            tags=["platform"], responses=documented(400, 401, 413, 422))
+            tags=["platform"], responses=documented(400, 401, 404, 413, 422))
 def account(body: AccountIn, system: System, platform: Platform,
             author_id: Annotated[Id, Path(description="The account id, as in content.")],
             ) -> dict[str, Any]:
     """The platform's answer to a `preserve_account` action: what it keeps about the
     account. It goes into the CyberTipline report and the evidence vault, never to
-    anyone else. Sending it again replaces it."""
+    anyone else. Sending it again replaces it. 404 `account_not_requested` for an
+    account takedown did not ask about: it keeps no personal data it did not need."""
     return system.record_account(platform, author_id, body.model_dump(mode="json"))

@@ -13,10 +13,10 @@ from typing import Any
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
-# Bodies that carry media: base64 files to content registration, and the demo
-# platform's posts (mounted under /demo when it runs).
+# Bodies that carry media: base64 files to content registration, the demo platform's
+# posts (mounted under /demo when it runs) and files sent to the demo's stand-in NCMEC.
 UPLOAD_ROUTES = frozenset({("POST", "/v1/content")})
-UPLOAD_PREFIXES = ("/demo/",)
+UPLOAD_PREFIXES = ("/demo/", "/demo-ncmec/")
 
 
 class BodyTooLarge(Exception):

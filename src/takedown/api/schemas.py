@@ -482,8 +482,8 @@ class MarkOut(ReporterOut):
 # --- the law: CyberTipline reports, evidence, preserved accounts -------------------
 
 class IpEventIn(Strict):
-    ip: Annotated[str, Field(min_length=2, max_length=45,
-                             pattern=r"^[0-9A-Fa-f:.]+$")] = Field(
+    ip: Annotated[str, Field(min_length=2, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$"),
+                  Checked] = Field(
         description="An IPv4 or IPv6 address the account used.")
     at: AwareDatetime | None = Field(None, description="When (with a time zone).")
     event: Literal["Login", "Registration", "Purchase", "Upload", "Other",

@@ -8,7 +8,9 @@ import secrets
 from dataclasses import dataclass
 
 from takedown import access, audit
+from takedown.config import Settings
 from takedown.demo.app import DemoPlatform
+from takedown.demo.ncmec import DEMO_NCMEC_PATH, StandInNcmec
 from takedown.domain.vocabulary import Role
 from takedown.errors import Conflict
 from takedown.platform.webhooks import new_secret
@@ -20,7 +22,14 @@ DEMO_REVIEWERS = {
     "specialist-ana": Role.CHILD_SAFETY_SPECIALIST,
     "specialist-ben": Role.CHILD_SAFETY_SPECIALIST,
     "moderator-max": Role.MODERATOR,
+    "liaison-lee": Role.LIAISON,  # opens the evidence vault for law enforcement
 }
+# Who NCMEC would contact about the demo platform's reports (invented, .example).
+DEMO_CONTACT: dict[str, str | None] = {"first_name": "Demo", "last_name": "Trust and Safety",
+                "email": "trust-safety@demo.example",
+                "company_template": "The demo platform of takedown: no real users. Legal "
+                                    "process: legal@demo.example."}
+
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ def demo_platform(system: Takedown,
         else:
             access.add_platform(s, DEMO_PLATFORM, webhook, api_key=creds["api_key"],
                                 webhook_secret=creds["webhook_secret"])
+            s.flush()
+        access.set_tipline_contact(s, DEMO_PLATFORM, DEMO_CONTACT)
         for name, role in DEMO_REVIEWERS.items():
             try:
                 with s.begin_nested():
@@ -68,3 +79,15 @@ def demo_platform(system: Takedown,
     passwords = creds.get("passwords", {})
     return platform, {name: DemoLogin(token, passwords.get(name))
                       for name, token in creds["reviewers"].items()}
+
+
+def demo_ncmec(settings: Settings, public_url: str) -> tuple[Settings, StandInNcmec | None]:
+    """Unless a real NCMEC endpoint is configured, a stand-in one beside the demo
+    (mounted at DEMO_NCMEC_PATH), so CyberTipline reports go somewhere and nowhere real.
+    Returns the settings that point at it."""
+    if settings.ncmec_configured:
+        return settings, None
+    password = secrets.token_urlsafe(16)
+    stand_in = StandInNcmec(username="demo-esp", password=password)
+    return settings.with_(ncmec_url=f"{public_url}{DEMO_NCMEC_PATH}",
+                          ncmec_username="demo-esp", ncmec_password=password), stand_in

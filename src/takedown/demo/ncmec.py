@@ -10,6 +10,7 @@ It keeps everything in memory, and nothing it is sent goes anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -36,6 +37,9 @@ UNAVAILABLE = -1  # fail() with this code: HTTP 503 with no body
 CALLS = ("status", "submit", "upload", "fileinfo", "finish", "retract")
 _FIRST_REPORT_ID = 100001
 
+
+# Where the demo mounts a stand-in beside takedown (`serve --demo`, `takedown demo`).
+DEMO_NCMEC_PATH = "/demo-ncmec/ispws"
 
 @dataclass
 class StandInReport:
@@ -79,6 +83,8 @@ class StandInNcmec:
         self.wrong_md5 = False  # when True, /upload answers a wrong hash
         self.max_body_bytes = 64 * 1024 * 1024  # larger requests get HTTP 413
         self._failures: dict[str, list[int]] = {}
+        self._lost: dict[str, int] = {}  # calls whose answer comes too late (see lose_answer)
+        self.late_answer_s = 3.0
         self._next_id = _FIRST_REPORT_ID
         self._lock = threading.Lock()
         schema_errors(b"<report/>", self.xsd)  # compiles the XSD now, not on the first call
@@ -89,6 +95,14 @@ class StandInNcmec:
             raise ValueError(f"unknown call {call!r}; known: {CALLS}")
         with self._lock:
             self._failures.setdefault(call, []).extend([code] * times)
+
+    def lose_answer(self, call: str, times: int = 1) -> None:
+        """The next `times` calls to `call` are carried out, but answered only after
+        `late_answer_s`: past a client's timeout, the answer is lost on the way."""
+        if call not in CALLS:
+            raise ValueError(f"unknown call {call!r}; known: {CALLS}")
+        with self._lock:
+            self._lost[call] = self._lost.get(call, 0) + times
 
     def app(self) -> FastAPI:
         """The API's routes, relative: mount the app at any prefix (NCMEC's is /ispws)."""
@@ -123,6 +137,11 @@ class StandInNcmec:
             report_id = reply.report_id or await _requested_id(name, request, body)
             with self._lock:
                 self.calls.append((name, report_id, reply.code))
+                late = self._lost.get(name, 0) > 0
+                if late:
+                    self._lost[name] -= 1
+            if late:
+                await asyncio.sleep(self.late_answer_s)
             if reply.code == UNAVAILABLE:
                 return Response(status_code=503)
             return Response(_render(reply), media_type="text/xml")

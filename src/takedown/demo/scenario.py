@@ -36,6 +36,7 @@ from takedown.demo.app import DemoPlatform, MediaSpec, PostIn
 from takedown.demo.bootstrap import DemoLogin
 from takedown.demo.edits import EDITS
 from takedown.demo.media import ALTERATIONS
+from takedown.demo.ncmec import StandInNcmec
 
 START = datetime(2020, 1, 20, tzinfo=UTC)
 FIRST_REPORT_HOUR = 48.0
@@ -116,10 +117,13 @@ def apportion(total: float, weights: dict[str, float]) -> dict[str, int]:
 
 class SeedCase:
     def __init__(self, base_url: str, demo: DemoPlatform, tokens: dict[str, DemoLogin],
-                 config: ScenarioConfig, say: Callable[[str], None]) -> None:
+                 config: ScenarioConfig, say: Callable[[str], None],
+                 ncmec: StandInNcmec | None = None) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=60)
         self.demo = demo
+        self.ncmec = ncmec  # the stand-in NCMEC, unless a real endpoint is configured
         self.specialist = {"Authorization": f"Bearer {tokens['specialist-ana'].token}"}
+        self.liaison = {"Authorization": f"Bearer {tokens['liaison-lee'].token}"}
         self.config = config
         self.say = say
         self.rng = random.Random(2020)
@@ -143,6 +147,7 @@ class SeedCase:
         self.result["copies_viewed_after_first_report"] = sorted(self.viewed_after_report)[:20]
         self._blocked_reuploads()
         self._tally()
+        self._cybertipline()
         return self.result
 
     def _spread(self) -> None:
@@ -372,23 +377,71 @@ class SeedCase:
         self.result["counterfactual_views"] = self.config.counterfactual_views
 
 
+    # --- the law follows ----------------------------------------------------------
+
+    def _cybertipline(self) -> None:
+        """The specialist checks the CyberTipline draft once the platform has sent its
+        uploaders' details, submits it, and takedown's workers send it to NCMEC (the
+        stand-in); a liaison then looks at the preserved evidence."""
+        path = f"/v1/cases/{self.result['case_id']}/cybertipline"
+        started = time.monotonic()
+        draft = self._await(path, lambda r: not r["accounts_pending"])
+        submitted = self.http.post(f"{path}/submit", headers=self.specialist)
+        submitted.raise_for_status()
+        done = self._await(path, lambda r: r["stage"] in ("finished", "stopped"))
+        accepted = done["stage"] == "finished"
+        if self.ncmec is not None:
+            report = self.ncmec.reports.get(done["ncmec_report_id"] or -1)
+            accepted = accepted and report is not None and report.finished
+        self.result["cybertipline_report_accepted"] = accepted
+        self.result["cybertipline_report_id"] = done["ncmec_report_id"]
+        self.result["cybertipline_stage"] = done["stage"]
+        self.result["cybertipline_error"] = done["error"]
+        self.result["cybertipline_files"] = len(done["files"])
+        self.result["cybertipline_accounts_waited_for"] = not draft["accounts_pending"]
+        self.result["draft_to_cybertipline_accepted_s"] = round(time.monotonic() - started, 3)
+        evidence = self.http.get(f"/v1/cases/{self.result['case_id']}/evidence",
+                                 headers=self.liaison,
+                                 params={"reason": "demo: the seed case's evidence"})
+        evidence.raise_for_status()
+        self.result["evidence_items_preserved"] = sum(
+            1 for item in evidence.json()["items"] if item["purged_at"] is None)
+        self.say(f"day 2, 03:30  a specialist submits the CyberTipline report: report "
+                 f"{done['ncmec_report_id']} "
+                 f"{'accepted by NCMEC (stand-in)' if accepted else done['stage']} with "
+                 f"{len(done['files'])} files; "
+                 f"{self.result['evidence_items_preserved']} evidence items sealed")
+
+    def _await(self, path: str, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + self.config.settle_timeout_s
+        while True:
+            answer = self.http.get(path, headers=self.specialist)
+            if answer.status_code == 200 and ready(answer.json()):
+                return dict(answer.json())
+            if time.monotonic() > deadline:
+                answer.raise_for_status()
+                return dict(answer.json())
+            time.sleep(0.2)
+
+
 def run_seed_case(settings: Any, config: ScenarioConfig,
                   say: Callable[[str], None]) -> dict[str, Any]:
     """Start takedown with the demo platform on a free local port, and replay the case."""
     from takedown.api.app import create_app
-    from takedown.demo.bootstrap import demo_platform
+    from takedown.demo.bootstrap import demo_ncmec, demo_platform
     from takedown.server import BackgroundServer, free_port
     from takedown.system import Takedown
 
+    port = free_port()
+    settings, ncmec = demo_ncmec(settings, f"http://127.0.0.1:{port}")
     system = Takedown(settings)
     try:
         system.migrate()
         system.warm_up()
-        port = free_port()
         demo, tokens = demo_platform(system, f"http://127.0.0.1:{port}")
         try:
-            with BackgroundServer(create_app(system, demo=demo), port) as server:
-                return SeedCase(server.url, demo, tokens, config, say).run()
+            with BackgroundServer(create_app(system, demo=demo, ncmec=ncmec), port) as server:
+                return SeedCase(server.url, demo, tokens, config, say, ncmec).run()
         finally:
             demo.close()
     finally:

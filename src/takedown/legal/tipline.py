@@ -178,6 +178,10 @@ class TiplineBook:
         if Stage(row.stage) not in EDITABLE:
             raise Conflict(f"a report that is {row.stage} can no longer be edited",
                            code="cybertipline_not_editable")
+        changes = {k: v for k, v in changes.items()  # null: leave it, or clear it
+                   if v is not None or k in ("summary", "escalate_reason", "annotations")}
+        if changes.get("annotations") is None and "annotations" in changes:
+            changes["annotations"] = []
         if "incident_type" in changes:
             if changes["incident_type"] not in tx.INCIDENT_TYPES:
                 raise Invalid("unknown incident type", code="invalid_incident_type",
@@ -443,5 +447,6 @@ def overdue(session: Session, now: datetime) -> list[TiplineReportRow]:
         TiplineReportRow.stage.in_([Stage.DRAFT.value, Stage.STOPPED.value]),
         TiplineReportRow.due_at <= now,
         (TiplineReportRow.next_escalation_at.is_(None))
-        | (TiplineReportRow.next_escalation_at <= now)).limit(100)))
+        | (TiplineReportRow.next_escalation_at <= now)).limit(100)
+        .with_for_update(skip_locked=True)))  # concurrent workers tell on-call once
 

@@ -92,7 +92,7 @@ class TiplineSender:
             book = TiplineBook(s, self.policy)
             for row in s.scalars(select(TiplineReportRow).where(
                     TiplineReportRow.stage == Stage.DRAFT.value,
-                    TiplineReportRow.auto_submit.is_(True)).with_for_update()):
+                    TiplineReportRow.auto_submit.is_(True)).with_for_update(skip_locked=True)):
                 if row.accounts_due_at > now and book.accounts_pending(row):
                     continue
                 book.submit(row, f"{ACTOR} (auto-submit: known material)", self.media_store)

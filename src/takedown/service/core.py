@@ -111,6 +111,7 @@ class Core:
         with self.db.transaction() as s:
             self.indexes.bank.sync(s)
             self.indexes.media.sync(s)
+        self.vault  # noqa: B018  (opened now: a key file made for it is said at start)
 
     def sweeper(self, session: Session, *, compute: bool = True) -> Sweeper:
         """`compute`: whether references not yet stored are computed on the spot (in

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown import audit
+from takedown import access, audit
 from takedown.clock import utcnow
 from takedown.domain.case import Reviewer
 from takedown.domain.vocabulary import CHILD_SAFETY_ROLES, ActionKind, Role
@@ -29,7 +29,6 @@ from takedown.store.tables import (
     ActionRow,
     EvidenceItemRow,
     EvidenceSetRow,
-    PlatformRow,
     TiplineReportRow,
 )
 
@@ -253,6 +252,11 @@ class LegalDesk(Core):
         """A platform's answer to `preserve_account`: kept for the CyberTipline report,
         and sealed in the vault of every confirmed case the account posted to."""
         with self.db.transaction() as s:
+            if not self._preservation_asked(s, platform.id, author_id):
+                # Personal data takedown did not ask for is not kept.
+                raise NotFound("takedown has not asked to preserve this account (a "
+                               "preserve_account action names the accounts it needs)",
+                               code="account_not_requested")
             row = s.get(AccountRecordRow, (platform.id, author_id))
             now = utcnow()
             if row is None:
@@ -277,6 +281,13 @@ class LegalDesk(Core):
         return {"account_id": author_id, "received_at": now, "cases": len(cases)}
 
     @staticmethod
+    def _preservation_asked(s: Session, platform_id: int, author_id: str) -> bool:
+        return s.scalar(select(ActionRow.id).where(
+            ActionRow.kind == ActionKind.PRESERVE_ACCOUNT.value,
+            ActionRow.platform_id == platform_id, ActionRow.target_id == author_id,
+            ActionRow.target_type == "account").limit(1)) is not None
+
+    @staticmethod
     def _cases_of_uploader(s: Session, platform_id: int, author_id: str) -> list[int]:
         """Cases whose evidence is kept and that asked to preserve this account."""
         return sorted(set(s.scalars(select(ActionRow.case_id).join(
@@ -289,11 +300,7 @@ class LegalDesk(Core):
                             by: str) -> dict[str, Any]:
         """Who NCMEC should contact about a platform's reports (audited)."""
         with self.db.transaction() as s:
-            row = s.scalar(select(PlatformRow).where(PlatformRow.name == platform_name))
-            if row is None:
-                raise NotFound(f"no platform named {platform_name!r}", code="unknown_platform")
-            kept = {k: v for k, v in {**(row.tipline_contact or {}), **contact}.items() if v}
-            row.tipline_contact = kept
+            kept = access.set_tipline_contact(s, platform_name, contact)
             audit.record(s, by, "tipline_contact_set", f"platform:{platform_name}", "cli",
                          {"fields": sorted(kept)})
             return kept

@@ -32,8 +32,6 @@ RETRACTABLE = (Stage.SENDING, Stage.STOPPED)
 Reason = Annotated[Text, Query(max_length=500)]
 
 
-
-
 def deadline(report: dict[str, Any]) -> str:
     """How the report stands against its deadline, in words (not only a colour)."""
     if report["stage"] not in (Stage.DRAFT, Stage.STOPPED):
