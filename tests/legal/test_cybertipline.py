@@ -402,3 +402,49 @@ def test_the_cli_asks_ncmecs_status(system: Takedown,
                          env=env, text=True, capture_output=True, timeout=120, check=False)
     assert key.returncode == 0 and "BEGIN PUBLIC KEY" in key.stdout
     assert system.signing_public_key()[1] in key.stdout
+
+
+def test_a_damaged_upload_is_sent_again_then_given_to_a_person(
+        client: TestClient, keys: Keys, system: Takedown,
+        ncmec: tuple[StandInNcmec, str]) -> None:
+    server, _ = ncmec
+    case_id = confirmed_case(client, keys, system)
+    client.post(f"/v1/cases/{case_id}/cybertipline/submit", headers=keys.bearer("specialist"))
+    server.wrong_md5 = True
+    for _ in range(8):
+        _due_now(system)
+        system.tipline.run_once("w")
+    stopped = tipline(client, keys, case_id)
+    assert stopped["stage"] == "stopped" and "MD5" in stopped["error"]
+    assert [c[0] for c in server.calls].count("upload") == 5  # then a person looks
+    server.wrong_md5 = False
+    client.post(f"/v1/cases/{case_id}/cybertipline/submit", headers=keys.bearer("specialist"))
+    run_legal(system)
+    assert tipline(client, keys, case_id)["stage"] == "finished"
+    assert len(server.reports) == 1
+
+
+def test_a_decision_reversed_while_sending_retracts_the_report(
+        client: TestClient, keys: Keys, system: Takedown,
+        ncmec: tuple[StandInNcmec, str]) -> None:
+    from takedown.cases.casebook import CaseBook
+    from takedown.domain.case import EventType, NewEvent
+
+    server, _ = ncmec
+    case_id = confirmed_case(client, keys, system)
+    client.post(f"/v1/cases/{case_id}/cybertipline/submit", headers=keys.bearer("specialist"))
+    server.fail("fileinfo", 1000)  # NCMEC busy: the report waits half-sent
+    system.tipline.run_once("w")
+    half = tipline(client, keys, case_id)
+    assert half["stage"] == "sending" and half["ncmec_report_id"] is not None
+    with system.db.transaction() as s:
+        CaseBook(s, system.policy).append(case_id, [NewEvent(EventType.REOPENED, {})])
+    for who in ("specialist", "specialist2"):
+        decide(client, case_id, keys.bearer(who), "no_violation",
+               reason="Content does not show what the report says")
+    _due_now(system)
+    run_legal(system)
+    done = tipline(client, keys, case_id)
+    assert done["stage"] == "retracted" and done["retract_reason"] == "the decision was reversed"
+    report = server.reports[done["ncmec_report_id"]]
+    assert report.retracted and not report.finished

@@ -162,7 +162,8 @@ class TiplineBook:
             row.stage = Stage.WITHDRAWN.value
             self._event(row, EventType.CYBERTIPLINE_RETRACTED,
                         {"withdrawn": True, "reason": "the decision was reversed"})
-        elif stage in (Stage.SENDING, Stage.STOPPED) and row.ncmec_report_id is not None:
+        elif stage is Stage.SENDING or (stage is Stage.STOPPED and row.ncmec_report_id):
+            # Sending (perhaps /submit in flight): retracted at NCMEC if it opened one.
             self._queue_retraction(row, "takedown", "the decision was reversed")
         elif stage is Stage.FINISHED and row.overturned_at is None:
             row.overturned_at = utcnow()
@@ -233,10 +234,12 @@ class TiplineBook:
         self._queue_retraction(row, actor, reason)
 
     def _queue_retraction(self, row: TiplineReportRow, actor: str, reason: str) -> None:
-        now = utcnow()
+        """The legal worker retracts it at NCMEC. A worker sending it meanwhile keeps
+        its lease until its next step sees the new stage and lets go (pipeline.tipline):
+        the report id NCMEC gives an in-flight /submit is still recorded."""
         row.stage, row.status = Stage.RETRACTING.value, "pending"
         row.retract_reason, row.retracted_by = reason, actor
-        row.attempts, row.next_attempt_at, row.lease_until = 0, now, None
+        row.attempts, row.next_attempt_at = 0, utcnow()
 
     def _event(self, row: TiplineReportRow, kind: EventType, data: dict[str, Any]) -> None:
         CaseBook(self.session, self.policy).append(row.case_id, [NewEvent(kind, data)])

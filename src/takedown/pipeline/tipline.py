@@ -45,6 +45,8 @@ from takedown.store.tables import TiplineReportRow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=15)
+# A file NCMEC keeps receiving damaged is not sent forever: a person looks.
+MAX_UPLOAD_ATTEMPTS = 5
 ACTOR = "takedown"
 
 
@@ -177,18 +179,24 @@ class TiplineSender:
     def _upload(self, row_id: int, worker_id: str, client: NcmecClient, report_id: int,
                 entry: dict[str, Any]) -> bool:
         answer = client.upload(report_id, entry["name"], self.media_store.get(entry["sha256"]))
-        if not self._proceed(row_id, worker_id, answer, "upload"):
+        received = answer.file_id is not None  # NCMEC kept a file, damaged or not
+        if received and (answer.md5 or "").lower() != entry["md5"]:
+            message = (f"upload: NCMEC received {entry['name']} with MD5 {answer.md5}, not "
+                       f"{entry['md5']} (its file id {answer.file_id} holds the damaged copy)")
+            if self._snapshot(row_id, worker_id)["attempts"] >= MAX_UPLOAD_ATTEMPTS:
+                self._stop(row_id, worker_id, 0, message, Stage.SENDING, alert=None)
+            else:
+                self._retry(row_id, worker_id, message + ": uploading it again",
+                            Stage.SENDING)
             return False
-        if (answer.md5 or "").lower() != entry["md5"]:
-            self._retry(row_id, worker_id, f"NCMEC received {entry['name']} with MD5 "
-                        f"{answer.md5}, not {entry['md5']}: uploading it again")
+        if not self._proceed(row_id, worker_id, answer, "upload"):
             return False
         self._update_file(row_id, worker_id, entry["sha256"], file_id=answer.file_id)
         return True
 
     def _file_info(self, row_id: int, worker_id: str, client: NcmecClient, report_id: int,
                    entry: dict[str, Any]) -> bool:
-        with self._holding(row_id, worker_id) as (s, held):
+        with self._holding(row_id, worker_id, Stage.SENDING) as (s, held):
             details = tx.render_file_details(report_id, entry["file_id"],
                                              file_facts(s, self.policy, held, entry))
         if not self._proceed(row_id, worker_id, client.file_info(details), "fileinfo"):
@@ -198,7 +206,7 @@ class TiplineSender:
 
     def _finished(self, row_id: int, worker_id: str, answer: NcmecAnswer) -> None:
         now = utcnow()
-        with self._holding(row_id, worker_id) as (s, held):
+        with self._holding(row_id, worker_id, Stage.SENDING) as (s, held):
             held.stage, held.status = Stage.FINISHED.value, "delivered"
             held.finished_at = held.delivered_at = now
             held.lease_until, held.last_error, held.error_code = None, None, None
@@ -218,11 +226,18 @@ class TiplineSender:
 
     def _retract(self, row_id: int, worker_id: str, client: NcmecClient) -> None:
         report_id = self._snapshot(row_id, worker_id)["ncmec_report_id"]
+        if report_id is None:  # reversed before NCMEC opened one: nothing to cancel there
+            with self._holding(row_id, worker_id, Stage.RETRACTING) as (s, held):
+                held.stage, held.status, held.lease_until = Stage.WITHDRAWN.value, \
+                    "delivered", None
+                self._event(s, held.case_id, EventType.CYBERTIPLINE_RETRACTED,
+                            {"withdrawn": True, "reason": held.retract_reason})
+            return
         answer = client.retract(report_id)
         if not self._proceed(row_id, worker_id, answer, "retract"):
             return
         now = utcnow()
-        with self._holding(row_id, worker_id) as (s, held):
+        with self._holding(row_id, worker_id, Stage.RETRACTING) as (s, held):
             held.stage, held.status = Stage.RETRACTED.value, "delivered"
             held.retracted_at = held.delivered_at = now
             held.lease_until = None
@@ -244,25 +259,27 @@ class TiplineSender:
         if kind is Disposition.DONE:
             return True
         message = f"{call}: NCMEC answered {answer.code} {answer.description}".strip()
+        stage = Stage.RETRACTING if call == "retract" else Stage.SENDING
         if kind is Disposition.RETRY:
-            self._retry(row_id, worker_id, message)
+            self._retry(row_id, worker_id, message, stage)
         else:
-            self._stop(row_id, worker_id, answer.code, message,
+            self._stop(row_id, worker_id, answer.code, message, stage,
                        alert="[takedown] NCMEC refused takedown's credentials or rights: "
                              "CyberTipline reports are not going out"
                        if kind is Disposition.ALERT else None)
         return False
 
-    def _retry(self, row_id: int, worker_id: str, message: str) -> None:
-        with self._holding(row_id, worker_id) as (_, held):
+    def _retry(self, row_id: int, worker_id: str, message: str,
+               stage: Stage | None = None) -> None:
+        with self._holding(row_id, worker_id, stage) as (_, held):
             held.status, held.last_error = "failing", message[:2000]
             held.next_attempt_at = utcnow() + retry_delay(held.attempts)
             held.lease_until = None
 
-    def _stop(self, row_id: int, worker_id: str, code: int, message: str, *,
-              alert: str | None) -> None:
+    def _stop(self, row_id: int, worker_id: str, code: int, message: str,
+              stage: Stage | None = None, *, alert: str | None) -> None:
         """NCMEC refused: a person must look (and, for credentials, on-call at once)."""
-        with self._holding(row_id, worker_id) as (s, held):
+        with self._holding(row_id, worker_id, stage) as (s, held):
             held.stage, held.status = Stage.STOPPED.value, "failing"
             held.error_code, held.last_error, held.lease_until = code, message[:2000], None
             self._event(s, held.case_id, EventType.CYBERTIPLINE_STOPPED,
@@ -282,14 +299,15 @@ class TiplineSender:
     def _snapshot(self, row_id: int, worker_id: str) -> dict[str, Any]:
         with self._holding(row_id, worker_id) as (_, held):
             return {"stage": held.stage, "ncmec_report_id": held.ncmec_report_id,
+                    "attempts": held.attempts,
                     "xml": held.xml, "files": [dict(f) for f in held.files]}
 
     def _update_file(self, row_id: int, worker_id: str, sha256: str, **changes: Any) -> None:
-        with self._holding(row_id, worker_id) as (_, held):
+        with self._holding(row_id, worker_id, Stage.SENDING) as (_, held):
             held.files = [{**f, **changes} if f["sha256"] == sha256 else f for f in held.files]
 
-    def _holding(self, row_id: int, worker_id: str) -> _Holding:
-        return _Holding(self.db, row_id, worker_id)
+    def _holding(self, row_id: int, worker_id: str, stage: Stage | None = None) -> _Holding:
+        return _Holding(self.db, row_id, worker_id, stage)
 
     def _event(self, s: Session, case_id: int, kind: EventType, data: dict[str, Any]) -> None:
         CaseBook(s, self.policy).append(case_id, [NewEvent(kind, data)])
@@ -314,10 +332,14 @@ class TiplineSender:
 
 
 class _Holding:
-    """A transaction with the row locked, only while this worker still holds its lease."""
+    """A transaction with the row locked, only while this worker still holds its lease
+    and (when `stage` is given) the row is still at that stage. A row whose stage a
+    person changed meanwhile (retracted while it was being sent) is let go at once, so
+    that the next pass takes it up at its new stage."""
 
-    def __init__(self, db: Database, row_id: int, worker_id: str) -> None:
-        self.db, self.row_id, self.worker_id = db, row_id, worker_id
+    def __init__(self, db: Database, row_id: int, worker_id: str,
+                 stage: Stage | None) -> None:
+        self.db, self.row_id, self.worker_id, self.stage = db, row_id, worker_id, stage
         self._context: Any = None
 
     def __enter__(self) -> tuple[Session, TiplineReportRow]:
@@ -327,6 +349,10 @@ class _Holding:
                        .with_for_update())
         if row is None or row.claimed_by != self.worker_id:
             self._context.__exit__(Held, Held(), None)
+            raise Held()
+        if self.stage is not None and row.stage != self.stage.value:
+            row.lease_until, row.next_attempt_at = None, utcnow()
+            self._context.__exit__(None, None, None)  # commits the release
             raise Held()
         return s, row
 
