@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install demo bench clean
+.PHONY: run test lint install demo bench clean translations catalogues
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,11 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+## Compile the reporters' translations (src/takedown/locale/*/LC_MESSAGES/takedown.po).
+## After changing a page or an e-mail: `make catalogues` extracts and updates them.
+LOCALE := src/takedown/locale
+translations: $(STAMP)
+	$(BIN)/pybabel -q compile -d $(LOCALE) -D takedown
+
+catalogues:
+	$(BIN)/pybabel extract -F babel.cfg -o $(LOCALE)/takedown.pot --no-location \
+	  -k n_:1,2 --project takedown --omit-header src/takedown
+	$(BIN)/pybabel update -i $(LOCALE)/takedown.pot -d $(LOCALE) -D takedown --no-fuzzy-matching
+
+install: $(STAMP) translations
 
 ## Install, migrate the embedded SQLite store and start the API with the demo platform
 ## (`make run PORT=8080 HOST=0.0.0.0` to listen elsewhere).
-run: $(STAMP)
+run: $(STAMP) translations
 	$(BIN)/takedown migrate
 	$(BIN)/takedown serve --demo $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
@@ -27,7 +38,7 @@ $(CHROMIUM):
 	  || echo "chromium not installed: the browser tests will be skipped"
 
 ## Install and run every test (SQLite and PostgreSQL), then the linters.
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) translations
 	$(BIN)/ruff check
 	$(BIN)/mypy src tests bench
 	$(BIN)/pytest

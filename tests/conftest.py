@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,10 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    # Reports unlimited: tests send floods from one address on purpose (the limits have
+    # tests of their own, tests/api/test_report_limits.py).
     return Settings(data_dir=tmp_path / "data", database_url=database_url, inprocess_workers=0,
+                    report_rate_limit="off", report_rate_limit_per_content="off",
                     max_media_bytes=6 * 1024 * 1024, max_request_bytes=12 * 1024 * 1024,
                     fetch_timeout_s=2.0, webhook_timeout_s=5.0)
 
@@ -211,7 +214,7 @@ class Inbox:
         self.messages: list[Any] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 

@@ -8,10 +8,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from takedown.domain.policy import Policy, PolicyError, policy_from_mapping
+from takedown.notify.smtp import SmtpEndpoint, parse_smtp_url
 
 DEFAULT_POLICY = "policy.toml"
 
@@ -23,8 +24,10 @@ def _env(name: str, *old: str) -> Any:
 
 
 class Settings(BaseSettings):
+    # Inputs are kept out of validation errors: several settings hold secrets (a URL
+    # with a password among them), and those errors are printed at start.
     model_config = SettingsConfigDict(env_prefix="TAKEDOWN_", frozen=True, extra="ignore",
-                                      populate_by_name=True)
+                                      populate_by_name=True, hide_input_in_errors=True)
 
     data_dir: Path = Path("data")
     database_url: str = ""
@@ -50,8 +53,13 @@ class Settings(BaseSettings):
     escalation_check_s: float = 5.0
     # On-call, told when a case passes its deadline: e-mail and/or a signed webhook.
     oncall_email: str | None = None
+    # The mail relay: one URL (notify/smtp.py: smtp://, smtp+starttls://, smtps://, with
+    # a percent-encoded user and password) or, when it is unset, plain SMTP to host:port.
+    # A private CA file replaces the system's trust store for the relay's certificate.
+    smtp_url: SecretStr | None = None
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
+    smtp_tls_ca_file: Path | None = None
     mail_from: str = "takedown@localhost"
     oncall_webhook_url: str | None = _env("ONCALL_WEBHOOK", "ONCALL_WEBHOOK_URL")
     oncall_webhook_secret: str = ""
@@ -66,6 +74,10 @@ class Settings(BaseSettings):
     signin_limit_account: str = "5/minute;20/hour"
     signin_limit_address: str = "20/minute;100/hour"
     rate_limit_storage: str = "memory://"
+    # Reports without a platform's API key: per client address, and (any report) per
+    # reported item, in the `limits` notation; "off" for load tests. See cases.limits.
+    report_rate_limit: str = "20/minute;200/hour"
+    report_rate_limit_per_content: str = "60/minute"
     # The audit chain's HMAC key (kept outside the database; `takedown audit key` makes
     # one) and the file the signed head is anchored to. Without a key, one is made and
     # kept in data_dir/audit.key (fine for the embedded default, not for production).
@@ -94,10 +106,38 @@ class Settings(BaseSettings):
     # made and kept in data_dir/signing-key.pem.
     signing_key: Path | None = None
 
+    @field_validator("report_rate_limit", "report_rate_limit_per_content")
+    @classmethod
+    def _a_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip() != "off":
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a rate limit like '20/minute' or "
+                                 f"'20/minute;200/hour' (or 'off'): {exc}") from None
+        return value.strip()
+
     @field_validator("public_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _usable_smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked here so that a bad URL stops the start, not each e-mail later.
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_smtp_url(value.get_secret_value())
+        return value
+
+    @property
+    def smtp_endpoint(self) -> SmtpEndpoint:
+        if self.smtp_url is None:
+            return SmtpEndpoint(self.smtp_host, self.smtp_port)
+        return parse_smtp_url(self.smtp_url.get_secret_value())
 
     @property
     def effective_database_url(self) -> str:

@@ -44,3 +44,14 @@ class Invalid(TakedownError):
 class TooLarge(TakedownError):
     status = 413
     code = "too_large"
+
+
+class TooManyRequests(TakedownError):
+    """A rate limit was reached; `retry_after` seconds until one more is allowed."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

@@ -255,7 +255,7 @@ def test_the_reporter_is_told_in_numbers_and_only_what_the_platform_has_done(
     assert told().startswith("The post and 5 copies are being removed: 0 done so far, 6 still "
                              "visible")
     deliver_all(system)
-    assert told() == "The post and 5 copies were removed; future uploads of it are blocked."
+    assert told() == "The post and 5 copies were removed. Future uploads of it are blocked."
 
 
 # --- what an independent review of this change found ------------------------------

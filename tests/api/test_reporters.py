@@ -51,12 +51,16 @@ def test_asking_the_reporter_tells_them_and_their_answer_joins_the_case(
     assert "internal" not in str(told)
 
     sender = NotificationSender(system.db, system.settings.with_(smtp_port=port))
-    assert sender.run_once("worker") == 1
-    [mail] = inbox.messages
-    text = mail.get_payload(decode=True).decode()
+    assert sender.run_once("worker") == 2  # the receipt, then the question
+    receipt, mail = sorted(inbox.messages, key=lambda m: "more information" in m["Subject"])
+    assert receipt["Subject"] == "We received your report"
+    assert f"/report/{victim['report_id']}?token={victim['status_token']}" in \
+        receipt.get_body(("plain",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
     assert mail["To"] == "victim@example.org" and "more information" in mail["Subject"]
-    assert QUESTION in text and f"/v1/reports/{victim['report_id']}/information" in text
+    assert QUESTION in text and "status page" in text
     assert "internal" not in text and "Never send them" in text
+    assert QUESTION in mail.get_body(("html",)).get_content()
 
     given = answer(client, victim, 202, text="I was 16. <script>x</script>",
                    case_numbers=["PD-77"])

@@ -129,6 +129,12 @@ def test_a_confirmed_case_is_drafted_checked_and_accepted(
             AuditEntryRow.target == f"case:{case_id}")))
     assert {"cybertipline_viewed", "cybertipline_edited", "cybertipline_submitted",
             "cybertipline_finished"} <= actions
+    with system.db.transaction() as s:  # the mother, who gave an address, is told
+        told = [(n.target, n.subject, n.body["text"]) for n in s.scalars(
+            select(NotificationRow).where(NotificationRow.subject == "An update on your report"))]
+    assert [t[0] for t in told] == ["mother@example.org"]
+    assert "National Center for Missing & Exploited Children" in told[0][2]
+    assert "  - orig" in told[0][2]  # what she named
 
 
 def test_roles(client: TestClient, keys: Keys, system: Takedown,

@@ -31,7 +31,8 @@ def _serve(system: Takedown) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "TAKEDOWN_DATA_DIR": str(system.settings.data_dir),
            "TAKEDOWN_DATABASE_URL": system.settings.effective_database_url,
-           "TAKEDOWN_INPROCESS_WORKERS": "2", "TAKEDOWN_LOG_FORMAT": "text"}
+           "TAKEDOWN_INPROCESS_WORKERS": "2", "TAKEDOWN_LOG_FORMAT": "text",
+           "TAKEDOWN_REPORT_RATE_LIMIT": "off", "TAKEDOWN_REPORT_RATE_LIMIT_PER_CONTENT": "off"}
     process = subprocess.Popen([sys.executable, "-m", "takedown.cli", "serve", "--port",
                                 str(port)], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

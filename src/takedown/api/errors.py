@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from takedown.errors import TakedownError
+from takedown.errors import TakedownError, TooManyRequests
 
 
 class FieldError(BaseModel):
@@ -53,7 +53,9 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(TakedownError)
     async def _takedown(_: Request, exc: TakedownError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.fields)
+        headers = {"Retry-After": str(exc.retry_after)} \
+            if isinstance(exc, TooManyRequests) else None
+        return error_response(exc.status, exc.code, exc.message, exc.fields, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -86,6 +88,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
              "request.",
         413: "The request or a media file is larger than the limit.",
         422: INVALID,
+        429: "Too many requests (`rate_limited`): `Retry-After` says when to try again.",
     }
     return {s: {"model": ErrorResponse, "description": meaning[s]} for s in statuses}
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request, Security
 from fastapi.responses import JSONResponse
 
-from takedown.api.deps import System
+from takedown.api.deps import System, client_of, platform_key
 from takedown.api.errors import documented
 from takedown.api.schemas import (
     InformationIn,
@@ -17,7 +17,6 @@ from takedown.api.schemas import (
     ReportReceiptOut,
     ReportStatusOut,
 )
-from takedown.cases.intake import ReportSubmission
 from takedown.errors import Unauthorized
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -25,24 +24,28 @@ ReportId = Annotated[ReportIdText, Path(description="The report id from the 202.
 
 
 @router.post("", status_code=202, response_model=ReportReceiptOut,
-             summary="Report content", responses=documented(400, 404, 409, 413, 422))
+             summary="Report content",
+             responses=documented(400, 401, 404, 409, 413, 422, 429))
 def submit_report(
-    body: ReportIn, system: System,
+    request: Request, body: ReportIn, system: System,
     idempotency_key: Key | None = Header(
         None, description="Send the same key when retrying: the report is stored once and "
                           "the same answer comes back."),
+    api_key: str | None = Security(platform_key),
 ) -> JSONResponse:
     """Store a report and answer 202 only once it is committed. Reports about the same
     content, a repost of it or a copy of it join one case. Unknown items are listed in
     `references`; the report is kept if any item (or any URL) is usable, and refused
     with 404 `unknown_content` only when none is."""
-    sub = ReportSubmission(
-        category=body.category, relation=body.reporter_relation,
-        content_ids=body.content_ids, urls=body.urls, platform=body.platform,
-        depicted_minor=body.depicted_minor, age_at_time=body.age_at_time,
-        age_now=body.age_now, case_numbers=body.case_numbers, text=body.text,
-        contact_email=str(body.contact_email) if body.contact_email else None,
-        language=body.language)
+    reporter_platform = None
+    if body.reporter_account is not None and api_key is None:  # only a platform can say
+        raise Unauthorized("`reporter_account` is accepted only with the platform's API "
+                           "key (X-Api-Key): anyone could claim an account otherwise")
+    if api_key is not None:  # a platform's report: its servers are not one reporter
+        reporter_platform = system.platform_for_key(api_key).id
+    system.report_limiter.admit(None if api_key else client_of(request),
+                                [*body.content_ids, *body.urls])
+    sub = body.submission(reporter_platform)
     status, payload = system.submit_report(sub, idempotency_key, body.model_dump(mode="json"))
     return JSONResponse(payload, status_code=status)
 

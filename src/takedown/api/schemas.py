@@ -11,6 +11,7 @@ import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from takedown.cases.intake import ReportSubmission
 from takedown.domain.vocabulary import (
     ActionKind,
     CaseStatus,
@@ -212,6 +213,29 @@ class ReportIn(Strict):
                           "Never shown to the reported account.")
     language: Language = Field("en", description="The reporter's language (BCP 47, at most "
                                                 "35 characters), for replies.")
+    reporter_account: Annotated[Text, Field(min_length=1, max_length=200)] | None = Field(
+        None, description="The reporter's account id on the platform, so that one account's "
+                          "reports are known as one reporter's. Only with the platform's "
+                          "`X-Api-Key` (else 401); never shown to the reported account.")
+    signature: Annotated[Text, Field(max_length=200)] | None = Field(
+        None, description="TAKE IT DOWN Act: the depicted person's (or their representative's) "
+                          "electronic signature: their full name, typed.")
+    good_faith_statement: bool | None = Field(
+        None, description="TAKE IT DOWN Act: true states in good faith that the intimate "
+                          "image was published without the depicted person's consent.")
+
+    def submission(self, reporter_platform: int | None = None) -> ReportSubmission:
+        """The report as the intake takes it; `reporter_platform`: the platform whose API
+        key came with it (it vouches for `reporter_account`)."""
+        return ReportSubmission(
+            category=self.category, relation=self.reporter_relation,
+            content_ids=self.content_ids, urls=self.urls, platform=self.platform,
+            depicted_minor=self.depicted_minor, age_at_time=self.age_at_time,
+            age_now=self.age_now, case_numbers=self.case_numbers, text=self.text,
+            contact_email=str(self.contact_email) if self.contact_email else None,
+            language=self.language, reporter_platform=reporter_platform,
+            reporter_account=self.reporter_account, signature=self.signature,
+            good_faith_statement=self.good_faith_statement)
 
     @model_validator(mode="after")
     def _names_content(self) -> ReportIn:
@@ -239,6 +263,20 @@ class ReportReceiptOut(BaseModel):
                                                        "resolved.")
 
 
+class TakeItDownOut(BaseModel):
+    valid: bool = Field(description="Whether the request holds all the Act asks.")
+    missing: list[str] = Field(description="What it lacks (field names): reporter_relation "
+                                           "(the depicted person or someone for them), content, "
+                                           "good_faith_statement, signature, contact_email.")
+    deadline: datetime | None = Field(description="48 hours from a valid request; null until "
+                                                  "it is complete.")
+
+
+class TimelineStepOut(BaseModel):
+    at: datetime = Field(description="When.")
+    text: str = Field(description="What happened, in plain words.")
+
+
 class ReportStatusOut(BaseModel):
     report_id: str = Field(description="The report's id.")
     received_at: datetime = Field(description="When it was stored.")
@@ -249,6 +287,15 @@ class ReportStatusOut(BaseModel):
     question: str | None = Field(None, description="With `information_requested`: what the "
                                                    "reviewer asks.")
     updated_at: datetime = Field(description="When the case last changed.")
+    take_it_down: TakeItDownOut | None = Field(
+        None, description="For intimate imagery: whether this is a valid TAKE IT DOWN Act "
+                          "request, and its 48-hour deadline.")
+    language: str = Field("en", description="The language of `message` and `timeline`: the "
+                                            "report's, where takedown speaks it (en, de, fr, "
+                                            "es), else English.")
+    timeline: list[TimelineStepOut] = Field(
+        default_factory=list, description="What has happened since the report, with dates, "
+                                          "in the words the status page uses.")
 
 
 class InformationIn(Strict):

@@ -4,6 +4,8 @@
   scripts, styles and media (no inline code: the templates load /console/static), no
   framing, and `Cache-Control: no-store`, since its pages and media show reporters'
   e-mail addresses and abuse media that must not stay in a browser's or a proxy's cache.
+* The reporters' pages (/report: the form, the receipt with its status link, the status
+  page, hashing on the reporter's device): the console's policy and `no-store`.
 * The API and anything else takedown answers: JSON needs nothing loaded, so
   `default-src 'none'`, and `no-store` unless the route set its own Cache-Control.
 * Swagger UI and ReDoc (/docs, /redoc) and the demo platform (/demo) run their own
@@ -41,9 +43,9 @@ def under(path: str, prefix: str) -> bool:
 
 
 def policy_for(path: str) -> Policy:
-    if under(path, "/console/static"):
+    if under(path, "/console/static") or under(path, "/report/static"):
         return Policy(CONSOLE_CSP, no_store=False, force=False)  # cacheable, harmless
-    if under(path, "/console"):
+    if under(path, "/console") or under(path, "/report"):  # a receipt carries its token
         return Policy(CONSOLE_CSP, no_store=True, force=True)
     if any(under(path, prefix) for prefix in OWN_CODE):
         return Policy(FRAMING_CSP, no_store=False, force=False)

@@ -27,6 +27,9 @@ CONFIRMED = "confirmed"
 # copy uploaded meanwhile is restricted and joins the case. Entries leave when the
 # case is decided (into `confirmed`, or gone).
 UNDER_REVIEW = "under_review"
+# Hashes people computed on their own device of their own images (/report/hash): each
+# entry carries the reporter's case, so a match joins it and their status page follows.
+SELF_REPORTED = "self_reported"
 # Banks every installation has. NCMEC's hashes are of verified CSAM: block. StopNCII's
 # are submitted by the people depicted, unverified: hide and let a human look.
 DEFAULT_BANKS = {
@@ -35,6 +38,9 @@ DEFAULT_BANKS = {
     "ncmec": ("block", DEFAULT_DISTANCE, Category.CHILD_SEXUAL_ABUSE, "NCMEC hash sharing"),
     "stopncii": ("restrict", DEFAULT_DISTANCE, Category.NON_CONSENSUAL_INTIMATE_IMAGERY,
                  "StopNCII.org hashes submitted by the people depicted"),
+    SELF_REPORTED: ("restrict", DEFAULT_DISTANCE, Category.NON_CONSENSUAL_INTIMATE_IMAGERY,
+                    "hashes people computed on their own device of their own images "
+                    "(the report page; each entry carries the reporter's case)"),
     UNDER_REVIEW: ("restrict", DEFAULT_DISTANCE, Category.CHILD_SEXUAL_ABUSE,
                    "files of cases restricted pending review (takedown's own; each entry "
                    "carries its case and leaves when the case is decided)"),

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from takedown.access import digest, report_for_token
 from takedown.banks.matching import stored_hits
-from takedown.banks.service import CONFIRMED, UNDER_REVIEW, BankBook
+from takedown.banks.service import CONFIRMED, SELF_REPORTED, UNDER_REVIEW, BankBook
 from takedown.cases.casebook import CaseBook, MediaLink
 from takedown.cases.enforcement import Enforcement
 from takedown.cases.graph import ContentGraph
+from takedown.cases.matches import MatchDesk
 from takedown.cases.reporters import ReporterBook
 from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
@@ -31,7 +32,8 @@ from takedown.domain.vocabulary import (
     ModerationState,
     Relation,
 )
-from takedown.errors import Conflict, NotFound
+from takedown.errors import Conflict, Invalid, NotFound
+from takedown.media.signals import signal_type
 from takedown.platform.actions import ActionLedger
 from takedown.store.tables import (
     BankEntryRow,
@@ -61,6 +63,16 @@ class ReportSubmission:
     text: str = ""
     contact_email: str | None = None
     language: str = "en"
+    # Set by the API from the platform's key, never from the body alone (who says
+    # which account they are must be the platform).
+    reporter_platform: int | None = None
+    reporter_account: str | None = None
+    signature: str | None = None  # TAKE IT DOWN Act (domain.takeitdown)
+    good_faith_statement: bool | None = None
+    # Hashes the reporter's own device computed of their own images or videos (the
+    # page /report/hash): [{"signal_type": "pdq" | "md5", "value": hex}]. The files never
+    # reach takedown; the hashes go into the `self_reported` bank for the report's case.
+    hashes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def about_a_minor(self) -> bool:
@@ -107,8 +119,9 @@ class ReportIntake:
         """Store the report as received (see ReportInboxRow): the answer the reporter
         gets waits for nothing else. Content that takedown does not know at all is
         refused now, so that the reporter can correct it."""
+        check_own_hashes(sub.hashes)
         items, references = self.resolve(sub)
-        if not items and not sub.urls:
+        if not items and not sub.urls and not sub.hashes:
             raise NotFound("none of the reported content is known to takedown",
                            code="unknown_content",
                            fields=[{"field": f"content_ids[{i}]", "message": "unknown content id"}
@@ -152,6 +165,7 @@ class ReportIntake:
             select(ReporterMarkRow).where(ReporterMarkRow.reporter_key.in_(set(keys))))}
         reports = [(row.id, sub, key) for row, sub, key in zip(rows, subs, keys, strict=True)]
         state, seq = self._record(case_id, reports, items, marks)
+        self._bank_own_hashes(case_id, subs, [row.id for row in rows])
         for report_id, _, key in reports:
             if key in marks:
                 state = ReporterBook(self.session, self.policy, self.sweeper).invalidate_new(
@@ -164,6 +178,21 @@ class ReportIntake:
             self._restrict_first(case_id, state, seq, sub, hold=bool(new_files))
         return case_id
 
+    def _bank_own_hashes(self, case_id: int, subs: list[ReportSubmission],
+                         report_ids: list[str]) -> int:
+        """Hashes a reporter computed of their own images: into `self_reported`, for this
+        case, and matched against what is registered already (future uploads match as
+        they come). A match is hidden pending review, never removed on the hash alone."""
+        book = BankBook(self.session)
+        entries = [book.add(SELF_REPORTED, h["signal_type"], h["value"],
+                            source=f"report {report_id}", added_by="reporter",
+                            case_id=case_id)[0]
+                   for sub, report_id in zip(subs, report_ids, strict=True)
+                   for h in sub.hashes]
+        if not entries or self.sweeper is None:
+            return 0
+        return MatchDesk(self.session, self.book, self.enforcement).sweep(self.sweeper, entries)
+
     @staticmethod
     def _report_row(row: ReportInboxRow, sub: ReportSubmission, case_id: int,
                     reporter_key: str) -> ReportRow:
@@ -174,7 +203,8 @@ class ReportIntake:
             age_now=sub.age_now, case_numbers=sub.case_numbers, text=sub.text,
             contact_email=sub.contact_email, reporter_key=reporter_key,
             language=sub.language, status_token_hash=row.status_token_hash,
-            references=row.references)
+            references=row.references, signature=sub.signature,
+            good_faith_statement=sub.good_faith_statement)
 
     def files_to_hash(self, report_id: str) -> tuple[int, set[int]]:
         """(case, files whose references the report's second step needs): those of a
@@ -332,9 +362,41 @@ def reach_event(state: CaseState, reach: tuple[int, int, float]) -> list[NewEven
                      {"views": views, "shares": shares, "views_per_hour": round(rate, 3)})]
 
 
+OWN_HASH_TYPES = ("pdq", "md5")
+MAX_OWN_HASHES = 20
+MIN_PDQ_QUALITY = 50  # below it a PDQ hash matches flat, unrelated images (upstream's rule)
+
+
+def check_own_hashes(hashes: list[dict[str, Any]]) -> None:
+    """A reporter's own hashes: PDQ of images (with its quality) or MD5 of videos."""
+    if len(hashes) > MAX_OWN_HASHES:
+        raise Invalid(f"at most {MAX_OWN_HASHES} hashes in one report", code="too_many_hashes")
+    for n, entry in enumerate(hashes):
+        where = f"hashes[{n}]"
+        kind = entry.get("signal_type")
+        if kind not in OWN_HASH_TYPES:
+            raise Invalid("a hash is a PDQ hash of an image or an MD5 of a video",
+                          code="invalid_hash", fields=[{"field": where, "message": "pdq or md5"}])
+        try:
+            entry["value"] = signal_type(kind).normalise(str(entry.get("value", "")))
+        except ValueError as exc:
+            raise Invalid(str(exc), code="invalid_hash",
+                          fields=[{"field": where, "message": str(exc)}]) from None
+        quality = entry.get("quality")
+        if kind == "pdq" and (not isinstance(quality, int) or quality < MIN_PDQ_QUALITY):
+            raise Invalid("this picture is too plain to be recognised by its hash (PDQ quality "
+                          f"under {MIN_PDQ_QUALITY}): please report the posts themselves",
+                          code="hash_quality_too_low",
+                          fields=[{"field": where, "message": "quality too low"}])
+
+
 def _reporter_key(sub: ReportSubmission, report_id: str) -> str:
-    """Reports with the same contact email come from one reporter; anonymous reports
-    each count as their own. Stored as a hash so it reveals no address."""
+    """Reports from one platform account come from one reporter (the platform vouches
+    for the account); else reports with the same contact email do; anonymous reports
+    each count as their own. Stored as a hash so it reveals no account or address."""
+    if sub.reporter_account and sub.reporter_platform is not None:
+        return hashlib.sha256(
+            f"account:{sub.reporter_platform}:{sub.reporter_account}".encode()).hexdigest()
     if sub.contact_email:
         return hashlib.sha256(sub.contact_email.strip().lower().encode()).hexdigest()
     return hashlib.sha256(f"anonymous:{report_id}".encode()).hexdigest()

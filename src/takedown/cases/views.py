@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from takedown.access import digest, report_for_token
 from takedown.cases.casebook import CaseBook
 from takedown.cases.enforcement import confirmed_removal, credible, suggested
 from takedown.cases.graph import ContentGraph
+from takedown.cases.intake import submission_from_json
 from takedown.clock import utcnow
 from takedown.domain.case import (
     CaseState,
@@ -23,9 +25,11 @@ from takedown.domain.case import (
     may_view_category,
 )
 from takedown.domain.policy import Policy
-from takedown.domain.vocabulary import ActionKind, CaseStatus, Category
+from takedown.domain.takeitdown import TakeItDownRequest, assess
+from takedown.domain.vocabulary import ActionKind, CaseStatus, Category, Relation
 from takedown.errors import NotFound
-from takedown.notify.reporter import Tally, reporter_status
+from takedown.notify.i18n import gettext_for, negotiate
+from takedown.notify.reporter import Tally, reporter_status, timeline
 from takedown.store.batches import chunks
 from takedown.store.tables import (
     ActionRow,
@@ -38,6 +42,7 @@ from takedown.store.tables import (
     ReporterMarkRow,
     ReportInboxRow,
     ReportRow,
+    TiplineReportRow,
 )
 
 CONTENT_LISTED = 1000
@@ -248,24 +253,63 @@ def _acknowledged(session: Session, items: set[int], kind: ActionKind) -> int:
                if action in wanted and status == "delivered")
 
 
-def report_status(session: Session, policy: Policy, report_id: str,
-                  token: str) -> dict[str, Any]:
+def report_status(session: Session, policy: Policy, report_id: str, token: str,
+                  language: str | None = None) -> dict[str, Any]:
+    """A report as its reporter sees it, in `language` (else the report's own)."""
     received = session.get(ReportInboxRow, report_id)
     if received is not None and received.status != "delivered":
-        return _received(received, token)
+        return _received(received, token, language)
     report = report_for_token(session, report_id, token)
     case = session.get(CaseRow, report.case_id)
     assert case is not None  # reports reference cases by foreign key
-    state = CaseBook(session, policy).state(case.id)
-    told = reporter_status(state, report.id, tally(session, policy, case.id, state, report.id))
+    book = CaseBook(session, policy)
+    state = book.state(case.id)
+    speak = negotiate(language, report.language)
+    counted = tally(session, policy, case.id, state, report.id)
+    if counted is not None and state.status is CaseStatus.CLOSED_VIOLATION:
+        counted = replace(counted, reported_to_ncmec=_reported_to_ncmec(session, case.id))
+    told = reporter_status(state, report.id, counted, speak)
     return {"report_id": report.id, "received_at": report.created_at, "status": told.status,
-            "message": told.message, "question": told.question, "updated_at": case.updated_at}
+            "message": told.message, "question": told.question, "updated_at": case.updated_at,
+            "language": speak, "category": report.category,
+            "references": list(report.references),
+            "timeline": timeline(book.events(case.id), report.id, report.created_at, speak),
+            "can_answer": not state.status.is_closed and report.id not in state.invalid_reports,
+            "take_it_down": _take_it_down(assess(
+                Category(report.category), Relation(report.relation),
+                signature=report.signature, good_faith_statement=report.good_faith_statement,
+                names_content=bool(report.references), contact_email=report.contact_email,
+                received_at=report.created_at))}
 
 
-def _received(row: ReportInboxRow, token: str) -> dict[str, Any]:
+def _reported_to_ncmec(session: Session, case_id: int) -> bool:
+    return session.scalar(select(TiplineReportRow.id).where(
+        TiplineReportRow.case_id == case_id, TiplineReportRow.finished_at.is_not(None),
+        TiplineReportRow.overturned_at.is_(None))) is not None
+
+
+def _received(row: ReportInboxRow, token: str, language: str | None) -> dict[str, Any]:
     """A report stored but not yet worked into its case (milliseconds, as a rule)."""
     if not secrets.compare_digest(row.status_token_hash, digest(token)):
         raise NotFound("no report with that id and status token", code="unknown_report")
+    sub = submission_from_json(row.submission)
+    speak = negotiate(language, sub.language)
+    _ = gettext_for(speak)
     return {"report_id": row.id, "received_at": row.created_at, "status": "received",
-            "message": "We received your report and are adding it to the review queue.",
-            "question": None, "updated_at": row.created_at}
+            "message": _("We received your report and are adding it to the review queue."),
+            "question": None, "updated_at": row.created_at, "language": speak,
+            "category": sub.category.value, "references": list(row.references),
+            "timeline": [{"at": row.created_at, "text": _("We received your report.")}],
+            "can_answer": False,
+            "take_it_down": _take_it_down(assess(
+                sub.category, sub.relation, signature=sub.signature,
+                good_faith_statement=sub.good_faith_statement,
+                names_content=bool(sub.content_ids or sub.urls),
+                contact_email=sub.contact_email, received_at=row.created_at))}
+
+
+def _take_it_down(request: TakeItDownRequest | None) -> dict[str, Any] | None:
+    if request is None:
+        return None
+    return {"valid": request.valid, "missing": list(request.missing),
+            "deadline": request.deadline}

@@ -1,34 +1,36 @@
 """What a reporter is told: where their report stands, in plain and true words (never
 a form letter), and, when a reviewer asks, the question, by e-mail where they gave an
-address. English only for now; translations are not built yet."""
+address, in the reporter's language (notify.i18n)."""
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from takedown.domain.case import CaseState
+from takedown.domain.case import CaseEvent, CaseState, EventType
 from takedown.domain.vocabulary import CaseStatus
-from takedown.notify.outbox import enqueue
-from takedown.store.tables import ReportRow
+from takedown.notify.i18n import gettext_for, ngettext_for
 
-MESSAGES = {
-    "received": "Your report is stored and waiting for a human reviewer.",
-    "information_requested": "A reviewer needs more information from you before deciding "
-                             "(see `question`). Answer with POST /v1/reports/{id}/information "
-                             "and your status token. The review goes on meanwhile.",
-    "awaiting_second_review": "A reviewer found no violation; a second, senior reviewer must "
-                              "confirm that before anything is closed. The content stays hidden.",
-    "no_violation_one": "A reviewer found that the content does not break the rules or the "
-                        "law.",
-    "no_violation_two": "Two reviewers found that the content does not break the rules or the "
-                        "law.",
-    "set_aside": "Your report was set aside without action: reports from you were found to "
-                 "misuse the reporting system.",
-}
+
+def messages(_: Callable[[str], str]) -> dict[str, str]:
+    """What each state means, in the reporter's language (`_`: its gettext)."""
+    return {
+        "received": _("Your report is stored and waiting for a human reviewer."),
+        "information_requested": _(
+            "A reviewer needs more information from you before deciding. You can answer "
+            "on your report's status page. The review goes on meanwhile."),
+        "awaiting_second_review": _(
+            "A reviewer found no violation. A second, senior reviewer must confirm that "
+            "before anything is closed. The content stays hidden until then."),
+        "no_violation_one": _(
+            "A reviewer found that the content does not break the rules or the law."),
+        "no_violation_two": _(
+            "Two reviewers found that the content does not break the rules or the law."),
+        "set_aside": _("Your report was set aside without action: reports from you were "
+                       "found to misuse the reporting system."),
+    }
 
 
 @dataclass(frozen=True)
@@ -47,49 +49,75 @@ class Tally:
     done: int
     blocked: bool = False  # the files are banked: new uploads of them are refused
     reported_kept: bool = False  # the reporter's own post is not among the items
+    reported_to_ncmec: bool = False  # NCMEC accepted the CyberTipline report
 
     @property
     def still_visible(self) -> int:
         return self.items - self.done
 
 
-def reporter_status(state: CaseState, report_id: str, tally: Tally | None = None) -> ReporterStatus:
+def reporter_status(state: CaseState, report_id: str, tally: Tally | None = None,
+                    language: str = "en") -> ReporterStatus:
     """One report's status as its reporter sees it: the case's, unless the report was
     set aside. A removal is reported whoever's report led to it, in numbers, and only
     as far as the platform has carried it out."""
     status, key = _status(state, report_id)
     question = state.question if status == "information_requested" else None
     if key in ("action_taken", "restricted"):
-        message = _done(key, tally or Tally(0, 0))
+        message = _done(key, tally or Tally(0, 0), language)
     else:
-        message = MESSAGES[key].replace("{id}", report_id)
+        message = messages(gettext_for(language))[key]
     return ReporterStatus(status, message, question)
 
 
-def _copies(items: int) -> str:
-    copies = items - 1
-    if copies <= 0:
-        return "The post"
-    return f"The post and {copies:,} {'copy' if copies == 1 else 'copies'}"
-
-
-def _done(key: str, tally: Tally) -> str:
-    verb, while_ = ("removed", "") if key == "action_taken" else \
-        ("hidden", " while a human reviewer looks at your report")
+def _done(key: str, tally: Tally, language: str) -> str:
+    _, n_ = gettext_for(language), ngettext_for(language)
+    removed = key == "action_taken"
     if tally.items == 0:
-        return ("The content was found to break the rules or the law." if key == "action_taken"
-                else "Your report is stored and waiting for a human reviewer.")
+        return (_("The content was found to break the rules or the law.") if removed
+                else _("Your report is stored and waiting for a human reviewer."))
+    copies, done, left = tally.items - 1, tally.done, tally.still_visible
     if tally.reported_kept:
-        return (f"{tally.items:,} related {'item' if tally.items == 1 else 'items'}: "
-                f"{tally.done:,} {verb} so far{while_}. The post you reported is not among "
-                f"them{'; it was not found to break the rules' if key == 'action_taken' else ''}.")
-    blocked = "; future uploads of it are blocked" if tally.blocked else ""
-    if tally.still_visible == 0:
-        were = "was" if tally.items == 1 else "were"
-        return f"{_copies(tally.items)} {were} {verb}{while_}{blocked}."
-    being = "is being" if tally.items == 1 else "are being"
-    return (f"{_copies(tally.items)} {being} {verb}{while_}: {tally.done:,} done so far, "
-            f"{tally.still_visible:,} still visible until the platform acts{blocked}.")
+        text = (n_("{items} related item: {done} removed so far.",
+                   "{items} related items: {done} removed so far.", tally.items) if removed
+                else n_("{items} related item: {done} hidden so far while a human reviewer "
+                        "looks at your report.",
+                        "{items} related items: {done} hidden so far while a human reviewer "
+                        "looks at your report.", tally.items))
+        kept = (_("The post you reported is not among them; it was not found to break the "
+                  "rules.") if removed else _("The post you reported is not among them."))
+        return text.format(items=f"{tally.items:,}", done=f"{done:,}") + " " + kept
+    if left == 0:
+        text = ((n_("The post and {copies} copy were removed.",
+                    "The post and {copies} copies were removed.", copies) if copies
+                 else _("The post was removed.")) if removed else
+                (n_("The post and {copies} copy were hidden while a human reviewer looks at "
+                    "your report.", "The post and {copies} copies were hidden while a human "
+                    "reviewer looks at your report.", copies) if copies
+                 else _("The post was hidden while a human reviewer looks at your report.")))
+    else:
+        text = ((n_("The post and {copies} copy are being removed: {done} done so far, "
+                    "{left} still visible until the platform acts.",
+                    "The post and {copies} copies are being removed: {done} done so far, "
+                    "{left} still visible until the platform acts.", copies) if copies
+                 else _("The post is being removed: {done} done so far, {left} still visible "
+                        "until the platform acts.")) if removed else
+                (n_("The post and {copies} copy are being hidden while a human reviewer "
+                    "looks at your report: {done} done so far, {left} still visible until "
+                    "the platform acts.",
+                    "The post and {copies} copies are being hidden while a human reviewer "
+                    "looks at your report: {done} done so far, {left} still visible until "
+                    "the platform acts.", copies) if copies
+                 else _("The post is being hidden while a human reviewer looks at your "
+                        "report: {done} done so far, {left} still visible until the platform "
+                        "acts.")))
+    text = text.format(copies=f"{copies:,}", done=f"{done:,}", left=f"{left:,}")
+    if tally.blocked:
+        text += " " + _("Future uploads of it are blocked.")
+    if tally.reported_to_ncmec:
+        text += " " + _("It was reported to the National Center for Missing & Exploited "
+                        "Children (NCMEC).")
+    return text
 
 
 def _status(state: CaseState, report_id: str) -> tuple[str, str]:
@@ -108,33 +136,38 @@ def _status(state: CaseState, report_id: str) -> tuple[str, str]:
     return status, status
 
 
-def ask_reporters(session: Session, case_id: int, state: CaseState, seq: int,
-                  public_url: str) -> int:
-    """E-mail the question to every reporter of the case who gave an address (one
-    message per address, naming their reports); returns messages queued."""
-    by_address: dict[str, list[str]] = {}
-    for report in session.scalars(select(ReportRow).where(
-            ReportRow.case_id == case_id, ReportRow.contact_email.is_not(None))
-            .order_by(ReportRow.created_at)):
-        if report.id not in state.invalid_reports and report.contact_email:
-            by_address.setdefault(report.contact_email.strip().lower(), []).append(report.id)
-    for address, report_ids in by_address.items():
-        enqueue(session, channel="email", target=address,
-                dedupe_key=f"information:{case_id}:{seq}:"
-                           f"{hashlib.sha256(address.encode()).hexdigest()[:32]}",
-                subject="Your report: a reviewer needs more information",
-                body={"text": _question_text(state.question or "", report_ids, public_url)})
-    return len(by_address)
-
-
-def _question_text(question: str, report_ids: list[str], public_url: str) -> str:
-    reports = "\n".join(f"  {public_url}/v1/reports/{r}/information" for r in report_ids)
-    return (
-        "Thank you for your report. The reviewer looking at it needs more information "
-        "before deciding:\n\n"
-        f"  {question}\n\n"
-        "Please answer where you made the report, or send your answer with the status "
-        "token you were given to:\n"
-        f"{reports}\n\n"
-        "The review goes on while we wait; if the content is hidden, it stays hidden.\n"
-        "You will not be asked for more images of the content. Never send them.\n")
+def timeline(events: Iterable[CaseEvent], report_id: str, received_at: datetime,
+             language: str = "en") -> list[dict[str, Any]]:
+    """What has happened since the report came, in plain words with dates: the steps a
+    reporter may know of (never who else reported, nor a reviewer's notes)."""
+    _ = gettext_for(language)
+    steps: list[dict[str, Any]] = [{"at": received_at, "text": _("We received your report.")}]
+    said = {
+        EventType.RESTRICTED: _("The content was hidden while a human reviewer looks at it."),
+        EventType.INFORMATION_REQUESTED: _("A reviewer asked you a question."),
+        EventType.DISMISSAL_PROPOSED: _("A reviewer found no violation. A second reviewer "
+                                        "will check that."),
+        EventType.REOPENED: _("The case was opened again."),
+        EventType.RESTORED: _("The content was made visible again."),
+        EventType.CYBERTIPLINE_ACCEPTED: _("It was reported to the National Center for "
+                                           "Missing & Exploited Children (NCMEC)."),
+    }
+    for event in events:
+        if event.at < received_at:
+            continue
+        if event.type is EventType.DECIDED:
+            text = (_("A reviewer decided that the content breaks the rules or the law. It "
+                      "is being removed.") if event.data.get("outcome") == "violation"
+                    else _("The review found that the content does not break the rules or "
+                           "the law."))
+        elif event.type is EventType.INFORMATION_PROVIDED:
+            if str(event.data.get("report_id")) != report_id:
+                continue
+            text = _("You answered the reviewer's question.")
+        elif event.type in said:
+            text = said[event.type]
+        else:
+            continue
+        if steps[-1]["text"] != text:  # a restriction in several steps is one step
+            steps.append({"at": event.at, "text": text})
+    return steps

@@ -21,6 +21,7 @@ from takedown.domain.case import escalation_due
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import CaseStatus
 from takedown.notify.outbox import enqueue, on_call_targets
+from takedown.notify.smtp import send_mail
 from takedown.pipeline.outbox import claim_due, record_outcome
 from takedown.platform.webhooks import message_id, signed_headers
 from takedown.store.db import Database
@@ -72,6 +73,10 @@ class EscalationScheduler:
         return on_call_targets(self.settings)
 
 
+# Outbox rows whose body holds a secret (notify.mail's receipts): emptied once sent.
+CARRIES_A_SECRET = "reporter:receipt:"
+
+
 class NotificationSender:
     """Delivers the notifications outbox: SMTP for e-mail, signed POSTs for webhooks."""
 
@@ -79,6 +84,7 @@ class NotificationSender:
         self.db = db
         self.settings = settings
         self.lease = timedelta(seconds=settings.lease_s)
+        self.smtp = settings.smtp_endpoint
 
     def run_once(self, worker_id: str) -> int:
         rows = claim_due(self.db, NotificationRow, worker_id, 20, self.lease,
@@ -91,9 +97,20 @@ class NotificationSender:
                 self._send(row.channel, row.target, row.subject, row.body,
                            message_id([f"notification:{row.dedupe_key}"]))
             except (OSError, smtplib.SMTPException, httpx.HTTPError, ValueError) as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                error = self.smtp.redact(f"{type(exc).__name__}: {exc}")
             record_outcome(self.db, NotificationRow, worker_id, [row.id], error)
+            if error is None and row.dedupe_key.startswith(CARRIES_A_SECRET):
+                self._forget_body(row.id)
         return len(rows)
+
+    def _forget_body(self, row_id: int) -> None:
+        """A receipt carries the reporter's status link, whose token takedown otherwise
+        keeps only as a hash: once it is sent, the outbox keeps no copy of it."""
+        with self.db.transaction() as s:
+            sent = s.get(NotificationRow, row_id)
+            if sent is not None and sent.status == "delivered":
+                sent.body = {"text": "(sent; it carried the reporter's status link, which "
+                                     "takedown does not keep)"}
 
     def _send(self, channel: str, target: str, subject: str, body: dict[str, object],
               msg_id: str) -> None:
@@ -104,9 +121,10 @@ class NotificationSender:
             text = body.get("text")
             message.set_content(str(text) if text is not None
                                 else "\n".join(f"{k}: {v}" for k, v in body.items()))
-            with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port,
-                              timeout=self.settings.webhook_timeout_s) as smtp:
-                smtp.send_message(message)
+            if body.get("html"):  # reporters' mails: text and HTML (notify.mail)
+                message.add_alternative(str(body["html"]), subtype="html")
+            send_mail(self.smtp, self.settings.smtp_tls_ca_file,
+                      self.settings.webhook_timeout_s, message)
             return
         payload = json.dumps(body, sort_keys=True).encode()
         # Whitespace-separated secrets, the newest first: each signs, for rotation.

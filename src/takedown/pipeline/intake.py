@@ -150,4 +150,5 @@ def same_content(submission: dict[str, object]) -> tuple[object, ...]:
     """Reports that name the same content, in the same category, are worked in together."""
     return (submission.get("platform"), submission.get("category"),
             tuple(sorted(map(str, submission.get("content_ids") or []))),  # type: ignore[call-overload]
-            tuple(sorted(map(str, submission.get("urls") or []))))  # type: ignore[call-overload]
+            tuple(sorted(map(str, submission.get("urls") or []))),  # type: ignore[call-overload]
+            tuple(sorted(str(h) for h in submission.get("hashes") or [])))  # type: ignore[attr-defined]

@@ -38,6 +38,7 @@ from takedown.legal.ncmec import (
 from takedown.legal.tipline import Stage, TiplineBook, file_facts, overdue
 from takedown.legal.vault import Vault
 from takedown.media.storage import MediaStore
+from takedown.notify.mail import send_reported_to_ncmec
 from takedown.notify.outbox import tell_on_call
 from takedown.pipeline.outbox import claim_due
 from takedown.store.db import Database
@@ -223,6 +224,8 @@ class TiplineSender:
                          "files": len(held.files)})
             audit.record(s, ACTOR, "cybertipline_finished", f"case:{held.case_id}", "worker",
                          {"ncmec_report_id": held.ncmec_report_id})
+            send_reported_to_ncmec(s, held.case_id,
+                                   CaseBook(s, self.policy).state(held.case_id))
 
     def _retract(self, row_id: int, worker_id: str, client: NcmecClient) -> None:
         report_id = self._snapshot(row_id, worker_id)["ncmec_report_id"]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from takedown import audit
 from takedown.banks.service import BankBook
+from takedown.cases.limits import ReportLimiter
 from takedown.cases.sweeps import References, Sweeper
 from takedown.clock import utcnow
 from takedown.config import Settings, load_policy
@@ -75,6 +76,7 @@ class Core:
                                    lambda s: self.sweeper(s, compute=False), self.copies,
                                    wake=lambda: self.workers.wake(), lease_s=settings.lease_s,
                                    poll_interval_s=settings.poll_interval_s)
+        self.report_limiter = ReportLimiter.from_settings(settings)
         self._vault: Vault | None = None
         self.tipline = TiplineSender(self.db, self.policy, settings, self.media_store,
                                      lambda: self.vault)

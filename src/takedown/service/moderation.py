@@ -20,11 +20,12 @@ from takedown.errors import (
     TakedownError,
 )
 from takedown.legal.casework import follow_decision
-from takedown.notify.reporter import ask_reporters
+from takedown.notify.mail import ask_reporters, send_decision
 from takedown.service.core import Core
 from takedown.store.tables import (
     AuditEntryRow,
     MediaRow,
+    ReportRow,
 )
 
 
@@ -115,10 +116,14 @@ class ModerationDesk(Core):
             result = DecisionDesk(s, self.policy, self.sweeper(s)).decide(
                 case_id, reviewer, outcome, notes, category, reason, question, media)
             if "information_requested" in result.appended:
-                ask_reporters(s, case_id, result.state, result.seq, self.settings.public_url)
+                ask_reporters(s, case_id, result.state, result.seq)
             if "decided" in result.appended:  # the CyberTipline draft, the evidence sealed
                 follow_decision(s, self.policy, self.vault, self.media_store, case_id,
                                 result.state, reviewer.id)
+                send_decision(s, case_id, result.state, result.seq, {
+                    r: views.tally(s, self.policy, case_id, result.state, r)
+                    for r in s.scalars(select(ReportRow.id).where(  # those written to
+                        ReportRow.case_id == case_id, ReportRow.contact_email.is_not(None)))})
             audit.record(s, reviewer.id, "decided", f"case:{case_id}", source,
                          {"outcome": outcome.value, "appended": result.appended,
                           "status": result.state.status.value})

@@ -13,9 +13,11 @@ from takedown.cases import views
 from takedown.cases.intake import ReportIntake, ReportReceipt, ReportSubmission
 from takedown.cases.reporters import ReporterBook
 from takedown.domain.case import Reviewer
+from takedown.domain.takeitdown import assess
 from takedown.errors import (
     Forbidden,
 )
+from takedown.notify.mail import send_receipt
 from takedown.service.core import Core
 
 
@@ -26,8 +28,22 @@ class ReportDesk(Core):
         """Store the report as received and answer; the intake workers (pipeline.intake)
         then work it into its case — restricting at once for a trusted reporter — and
         find its copies (pipeline.copies), most urgent first."""
-        answer = self._idempotent("report", idempotency_key, payload, lambda s: (
-            202, self._receipt(ReportIntake(s, self.policy).receive(sub))), batched=True)
+        def handle(s: Session) -> tuple[int, dict[str, Any]]:
+            receipt = ReportIntake(s, self.policy).receive(sub)
+            send_receipt(s, report_id=receipt.report_id, token=receipt.status_token,
+                         address=sub.contact_email, language=sub.language,
+                         category=sub.category.value,
+                         references=[r.value for r in receipt.references],
+                         received_at=receipt.received_at, take_it_down=assess(
+                             sub.category, sub.relation, signature=sub.signature,
+                             good_faith_statement=sub.good_faith_statement,
+                             names_content=bool(sub.content_ids or sub.urls),
+                             contact_email=sub.contact_email,
+                             received_at=receipt.received_at),
+                         public_url=self.settings.public_url)
+            return 202, self._receipt(receipt)
+
+        answer = self._idempotent("report", idempotency_key, payload, handle, batched=True)
         self.intake.wake()
         return answer
 
@@ -37,9 +53,11 @@ class ReportDesk(Core):
                 "received_at": receipt.received_at.isoformat(),
                 "references": [r.__dict__ for r in receipt.references]}
 
-    def report_status(self, report_id: str, token: str) -> dict[str, Any]:
+    def report_status(self, report_id: str, token: str,
+                      language: str | None = None) -> dict[str, Any]:
+        """In `language` if takedown speaks it, else in the report's."""
         with self.db.transaction() as s:
-            return views.report_status(s, self.policy, report_id, token)
+            return views.report_status(s, self.policy, report_id, token, language)
 
     def provide_information(self, report_id: str, token: str, text: str,
                             case_numbers: list[str], idempotency_key: str | None,

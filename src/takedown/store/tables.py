@@ -217,6 +217,10 @@ class ReportRow(Base):
     language: Mapped[str] = mapped_column(String(35))
     status_token_hash: Mapped[str] = mapped_column(String(64))
     references: Mapped[list[Any]]  # every content id / URL named, resolved or not
+    # TAKE IT DOWN Act (domain.takeitdown): the typed signature and the good-faith
+    # statement; whether the request is valid is derived from them and the above.
+    signature: Mapped[str | None] = mapped_column(String(200))
+    good_faith_statement: Mapped[bool | None]
 
 
 class ReportContentRow(Base):

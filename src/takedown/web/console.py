@@ -10,7 +10,7 @@ from importlib import resources
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from takedown.web import forms, legal, review, signin
+from takedown.web import forms, legal, reporting, review, signin
 from takedown.web.pages import time_left
 from takedown.web.session import LOGIN_COOKIE, SESSION_COOKIE
 from takedown.web.throttle import SignInLimiter
@@ -34,3 +34,4 @@ def install(app: FastAPI) -> None:
     static = resources.files("takedown.web") / "static"
     app.mount(STATIC, StaticFiles(directory=str(static)), name="console-static")
     app.include_router(console_router())
+    reporting.install(app)  # the public pages for reporters, /report
