@@ -26,7 +26,6 @@ from takedown.store.tables import (
     AccountRecordRow,
     ActionRow,
     CaseRow,
-    ContentRow,
     MediaRow,
     PlatformRow,
     ReportRow,
@@ -180,7 +179,3 @@ def _report_entry(r: ReportRow) -> dict[str, Any]:
             "age_at_time": r.age_at_time, "age_now": r.age_now,
             "case_numbers": list(r.case_numbers), "text": r.text,
             "contact_email": r.contact_email, "language": r.language}
-
-
-def content_rows(session: Session, ids: Iterable[int]) -> list[ContentRow]:
-    return ContentGraph(session).rows(ids)
