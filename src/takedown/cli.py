@@ -463,5 +463,57 @@ def match_files(paths: list[Path]) -> None:
     system.close()
 
 
+
+def _day(value: str) -> str:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a day as YYYY-MM-DD") from None
+    return value
+
+
+@app.command("transparency")
+def transparency(
+        first_day: Annotated[str, typer.Option(
+            "--from", help="The first UTC day of the period (YYYY-MM-DD), included.",
+            callback=_day)],
+        last_day: Annotated[str, typer.Option(
+            "--to", help="The last UTC day of the period (YYYY-MM-DD), included.",
+            callback=_day)],
+        fmt: Annotated[str, typer.Option(
+            "--format", help="json, csv (one row per figure) or html (a standalone page "
+                             "with its charts).")] = "json",
+        out: Annotated[Path | None, typer.Option(
+            help="Write the report to this file instead of standard output.")] = None,
+) -> None:
+    """The transparency report for a period of whole UTC days, from the event log: the
+    same whenever it is run again (see docs/legal.md)."""
+    from datetime import date
+
+    from takedown.errors import TakedownError
+    from takedown.legal.transparency import to_csv, to_html, to_json
+
+    writers = {"json": to_json, "csv": to_csv, "html": to_html}
+    if fmt not in writers:
+        raise typer.BadParameter(f"{fmt!r}: one of json, csv, html", param_hint="--format")
+    system = _system()
+    try:
+        report = system.transparency_report(date.fromisoformat(first_day),
+                                            date.fromisoformat(last_day))
+    except TakedownError as exc:
+        console.print(exc.message, soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        system.close()
+    text = writers[fmt](report)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"{out}: transparency report {first_day} to {last_day} ({fmt})",
+                  soft_wrap=True)
+
 if __name__ == "__main__":
     app()

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     ncmec_username: str = ""
     ncmec_password: str = ""
     ncmec_timeout_s: float = 60.0
+    # The EU DSA Transparency Database (statements of reasons, Art. 24(5)): its base URL
+    # without /api/v1 (https://transparency.dsa.ec.europa.eu) and the platform's API
+    # token. Unset (a platform outside the EU): statements are kept, pending, and the
+    # backlog goes once both are set.
+    dsa_tdb_url: str = ""
+    dsa_tdb_token: SecretStr = SecretStr("")
+    dsa_tdb_timeout_s: float = 30.0
     # The evidence vault's AES-256 key (base64 of 32 bytes; `takedown evidence new-key`)
     # and older keys still needed to read items sealed before a rotation (comma-separated).
     # Unset: a key is made and kept in data_dir/vault.key (the embedded default only).
@@ -123,6 +130,15 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("dsa_tdb_url")
+    @classmethod
+    def _tdb_base_url(cls, value: str) -> str:
+        # The client adds /api/v1/statements: a URL that has it already would 404.
+        value = value.strip().rstrip("/")
+        if value.endswith("/api/v1"):
+            raise ValueError("give the Transparency Database's base URL, without /api/v1")
+        return value
 
     @field_validator("smtp_url")
     @classmethod
@@ -154,6 +170,10 @@ class Settings(BaseSettings):
     @property
     def ncmec_configured(self) -> bool:
         return bool(self.ncmec_url and self.ncmec_username and self.ncmec_password)
+
+    @property
+    def dsa_tdb_configured(self) -> bool:
+        return bool(self.dsa_tdb_url and self.dsa_tdb_token.get_secret_value())
 
     @property
     def trusted_proxy_list(self) -> list[str]:

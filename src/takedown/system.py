@@ -9,15 +9,19 @@ banks, legal), on top of `Core` (settings, database, workers, idempotency).
 from __future__ import annotations
 
 from takedown.service.access import AccessDesk
+from takedown.service.appeals import AppealDesk
 from takedown.service.banks import BankDesk
 from takedown.service.content import ContentDesk
 from takedown.service.core import PlatformIdentity, request_hash
 from takedown.service.legal import LegalDesk
 from takedown.service.moderation import ModerationDesk
 from takedown.service.reports import ReportDesk
+from takedown.service.statements import StatementDesk
+from takedown.service.transparency import TransparencyDesk
 
 __all__ = ["PlatformIdentity", "Takedown", "request_hash"]
 
 
-class Takedown(AccessDesk, ContentDesk, ReportDesk, ModerationDesk, BankDesk, LegalDesk):
+class Takedown(AccessDesk, ContentDesk, ReportDesk, ModerationDesk, BankDesk, LegalDesk,
+               AppealDesk, StatementDesk, TransparencyDesk):
     """Every area of the service, on one object."""

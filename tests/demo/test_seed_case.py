@@ -69,6 +69,11 @@ def test_the_seed_case_is_stopped(seed_result: dict[str, Any]) -> None:
     assert r["cybertipline_accounts_waited_for"] is True
     assert r["cybertipline_files"] >= 2 + 9  # the picture, the video, the altered copies
     assert r["evidence_items_preserved"] >= r["cybertipline_files"] + 1 + 2 + 22
+    # Every restriction and removal reached the platform with a statement of reasons
+    # that the DSA Transparency Database's schema accepts: each copy was restricted
+    # first, then removed.
+    assert r["statements_total"] >= 2 * r["copies_removed"]
+    assert r["statements_valid"] == r["statements_total"]
 
 
 def test_the_demo_platform_serves_albums_and_videos(system: Takedown) -> None:

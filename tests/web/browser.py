@@ -4,6 +4,8 @@ Playwright driving Debian's chromium, or through a TestClient)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,13 +13,16 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from takedown.api.app import create_app
 from takedown.cases.intake import ReportSubmission
 from takedown.demo.media import generated_photo
 from takedown.domain.vocabulary import Category, Relation, Role
 from takedown.media.intake import MediaInput
 from takedown.platform.content import ContentSubmission
+from takedown.server import BackgroundServer, free_port
 from takedown.system import Takedown
 from takedown.web.session import LOGIN_COOKIE
+from tests.conftest import Keys, Receiver
 from tests.helpers import WHEN
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,6 +35,31 @@ CLEAR_LOADED = """() => { const image = document.querySelector('.media-item img'
     return image.src.endsWith('/clear') && image.complete && image.naturalWidth > 0; }"""
 REVIEWERS = (("ana", Role.CHILD_SAFETY_SPECIALIST), ("ben", Role.CHILD_SAFETY_SPECIALIST),
              ("max", Role.MODERATOR), ("ada", Role.ADMIN))
+
+
+def reviewer_keys(system: Takedown, receiver: Receiver) -> Keys:
+    """The API's keys, for users who can also sign in to the console."""
+    key, _ = system.add_platform("testnet", receiver.url, webhook_secret=receiver.secret)
+
+    def user(name: str, role: Role) -> str:
+        return system.add_user(name, role, password=PASSWORD)
+
+    return Keys(platform=key, specialist=user("ana", Role.CHILD_SAFETY_SPECIALIST),
+                specialist2=user("ben", Role.CHILD_SAFETY_SPECIALIST),
+                moderator=user("max", Role.MODERATOR), admin=user("ada", Role.ADMIN),
+                liaison=user("lee", Role.LIAISON))
+
+
+@contextmanager
+def running_console(system: Takedown) -> Iterator[Console]:
+    """The console on a real HTTP server, and Chromium to drive it."""
+    from playwright.sync_api import sync_playwright
+
+    with BackgroundServer(create_app(system, run_workers=False), free_port()) as server, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield Console(server.url, system, browser)
+        browser.close()
 
 
 def add_reviewers(system: Takedown) -> None:

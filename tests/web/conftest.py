@@ -7,20 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from takedown.api.app import create_app
-from takedown.server import BackgroundServer, free_port
 from takedown.system import Takedown
-from tests.web.browser import CHROMIUM, Console, add_reviewers
+from tests.web.browser import Console, add_reviewers, running_console
 
 
 @pytest.fixture
 def console(system: Takedown) -> Iterator[Console]:
-    from playwright.sync_api import sync_playwright
-
     add_reviewers(system)
-    port = free_port()
-    with BackgroundServer(create_app(system, run_workers=False), port) as server, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield Console(server.url, system, browser)
-        browser.close()
+    with running_console(system) as console:
+        yield console

@@ -15,18 +15,21 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from takedown.api.app import create_app
 from takedown.config import Settings
 from takedown.demo.ncmec import StandInNcmec, serve_stand_in
-from takedown.domain.vocabulary import Role
 from takedown.legal.bundle import verify_bundle
-from takedown.server import BackgroundServer, free_port
 from takedown.store.tables import AuditEntryRow
 from takedown.system import Takedown
 from tests.conftest import Keys, Receiver
 from tests.helpers import reference
 from tests.legal.test_cybertipline import confirmed_case
-from tests.web.browser import CHROMIUM, HAVE_CHROMIUM, NO_CHROMIUM, PASSWORD, Console
+from tests.web.browser import (
+    HAVE_CHROMIUM,
+    NO_CHROMIUM,
+    Console,
+    reviewer_keys,
+    running_console,
+)
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason=NO_CHROMIUM)
 ENTICEMENT = "Online Enticement of Children for Sexual Acts"
@@ -52,28 +55,14 @@ def settings(database_url: str, tmp_path: Path, ncmec: tuple[StandInNcmec, str])
 
 @pytest.fixture
 def keys(system: Takedown, receiver: Receiver) -> Keys:
-    """The API's keys, for users who can also sign in to the console."""
-    key, _ = system.add_platform("testnet", receiver.url, webhook_secret=receiver.secret)
-
-    def user(name: str, role: Role) -> str:
-        return system.add_user(name, role, password=PASSWORD)
-
-    return Keys(platform=key, specialist=user("ana", Role.CHILD_SAFETY_SPECIALIST),
-                specialist2=user("ben", Role.CHILD_SAFETY_SPECIALIST),
-                moderator=user("max", Role.MODERATOR), admin=user("ada", Role.ADMIN),
-                liaison=user("lee", Role.LIAISON))
+    return reviewer_keys(system, receiver)
 
 
 @pytest.fixture
 def console(system: Takedown, keys: Keys) -> Iterator[Console]:
     """As tests/web/conftest.py's, with the users of `keys`."""
-    from playwright.sync_api import sync_playwright
-
-    with BackgroundServer(create_app(system, run_workers=False), free_port()) as server, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield Console(server.url, system, browser)
-        browser.close()
+    with running_console(system) as console:
+        yield console
 
 
 def audited(system: Takedown, action: str) -> list[tuple[str, dict[str, object]]]:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from takedown import __version__
-from takedown.api import errors, legal, moderation, platform, reporters, reports
+from takedown.api import appeals, errors, legal, moderation, platform, reporters, reports
 from takedown.api.limits import BodySizeLimit
 from takedown.api.metrics import operations_router
 from takedown.api.proxies import trust_proxies
@@ -57,6 +57,7 @@ def create_app(system: Takedown, *, demo: DemoPlatform | None = None,
     app.include_router(moderation.router)
     app.include_router(reporters.router)
     app.include_router(legal.router)
+    app.include_router(appeals.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -14,6 +14,7 @@ _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False,
                         description="The platform's API key (`takedown platform add`).")
 platform_key = _api_key  # optional on public routes (e.g. a report with reporter_account)
 _bearer = HTTPBearer(auto_error=False, description="A reviewer's token (`takedown user add`).")
+bearer = _bearer  # for routes that take either a platform or a reviewer
 
 
 def client_of(request: Request) -> str:

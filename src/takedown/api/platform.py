@@ -66,7 +66,8 @@ def register_content(body: ContentIn, system: System, platform: Platform,
     Register an original before its reposts; a retry with the same content_id is safe."""
     sub = ContentSubmission(
         content_id=body.content_id, author_id=body.author_id, created_at=body.created_at,
-        text=body.text, url=body.url, repost_of=body.repost_of, quote_of=body.quote_of)
+        text=body.text, url=body.url, repost_of=body.repost_of, quote_of=body.quote_of,
+        author_language=body.author_language)
     result = system.register_content(platform, sub, _media_inputs(body))
     if not result.created:
         response.status_code = 200

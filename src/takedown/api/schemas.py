@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, mod
 from pydantic_core import PydanticCustomError
 
 from takedown.cases.intake import ReportSubmission
+from takedown.domain.appeals import AppealOutcome
 from takedown.domain.vocabulary import (
     ActionKind,
     CaseStatus,
@@ -134,6 +135,10 @@ class ContentIn(Strict):
                                  description="Attached images or videos.")
     repost_of: Id | None = Field(None, description="The content id this item reposts.")
     quote_of: Id | None = Field(None, description="The content id this item quotes.")
+    author_language: Language | None = Field(
+        None, description="The uploader's language (BCP 47, e.g. `de` or `fr-BE`): the short "
+                    "text that comes with a statement of reasons is written in it (English, "
+                    "German, French or Spanish; English otherwise).")
 
 
 class MediaOut(BaseModel):
@@ -270,11 +275,24 @@ class TakeItDownOut(BaseModel):
                                            "good_faith_statement, signature, contact_email.")
     deadline: datetime | None = Field(description="48 hours from a valid request; null until "
                                                   "it is complete.")
+    removed_at: datetime | None = Field(
+        None, description="When the platform acknowledged removing the depiction and its "
+                          "known identical copies (valid requests).")
+    met: bool | None = Field(None, description="Whether that came within the 48 hours; null "
+                                               "while the clock runs.")
 
 
 class TimelineStepOut(BaseModel):
     at: datetime = Field(description="When.")
     text: str = Field(description="What happened, in plain words.")
+
+
+class ReporterAppealOut(BaseModel):
+    appeal_id: str = Field(description="The appeal's id.")
+    status: str = Field(description="open, upheld, reversed or refused.")
+    created_at: datetime = Field(description="When it was lodged.")
+    decided_at: datetime | None = Field(description="When it was decided.")
+    reason: str | None = Field(description="The reviewer's reason, once decided.")
 
 
 class ReportStatusOut(BaseModel):
@@ -296,6 +314,11 @@ class ReportStatusOut(BaseModel):
     timeline: list[TimelineStepOut] = Field(
         default_factory=list, description="What has happened since the report, with dates, "
                                           "in the words the status page uses.")
+    appeals: list[ReporterAppealOut] = Field(
+        default_factory=list, description="The reporter's appeals against a dismissal.")
+    appeal_until: datetime | None = Field(
+        None, description="After a dismissal: until when it can be appealed "
+                          "(POST /v1/reports/{report_id}/appeals).")
 
 
 class InformationIn(Strict):
@@ -579,3 +602,45 @@ class HoldIn(Strict):
     legal_process: Text = Field(min_length=1, max_length=300,
                                 description="The legal process reference (e.g. a "
                                             "preservation request under 18 U.S.C. 2703(f)).")
+
+
+class AppealIn(Strict):
+    content_id: Id | None = Field(None, description="The platform's id of the item whose "
+                                                    "removal or restriction is appealed.")
+    statement_puid: Id | None = Field(None, description="Or the `puid` of the statement of "
+                                                        "reasons the uploader received.")
+    text: Text = Field(min_length=1, max_length=20_000,
+                       description="The uploader's own words: why the decision is wrong.")
+    language: Language | None = Field(None, description="The uploader's language (BCP 47).")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AppealIn:
+        if (self.content_id is None) == (self.statement_puid is None):
+            raise ValueError("give exactly one of content_id and statement_puid")
+        return self
+
+
+class ReporterAppealIn(Strict):
+    text: Text = Field(min_length=1, max_length=20_000,
+                       description="Why the dismissal is wrong. Never attach or link images "
+                                   "of abuse.")
+
+
+class AppealOut(BaseModel):
+    appeal_id: str = Field(description="Follow it with GET /v1/appeals/{appeal_id}.")
+    status: str = Field(description="`open`, `reversal_proposed` (a second child-safety "
+                                    "specialist must confirm), `upheld`, `reversed` or "
+                                    "`refused` (manifestly unfounded, DSA Art. 23).")
+    appellant: str = Field(description="`uploader` or `reporter`.")
+    created_at: datetime = Field(description="When it was lodged.")
+    decided_at: datetime | None = Field(description="When it was decided.")
+    reason: str | None = Field(description="The reviewer's reason, once decided.")
+    statement_puid: str | None = Field(description="The statement of reasons it contests, "
+                                                   "when the uploader named one.")
+    language: str = Field(description="The appellant's language: what they are told in.")
+
+
+class AppealDecisionIn(Strict):
+    outcome: AppealOutcome = Field(description="`upheld`, `reversed`, or `refused` "
+                                               "(manifestly unfounded; needs a reason).")
+    reason: Text = Field("", max_length=5_000, description="Why; told to the appellant.")

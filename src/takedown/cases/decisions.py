@@ -44,7 +44,7 @@ class DecisionDesk:
         self.session = session
         self.policy = policy
         self.book = CaseBook(session, policy)
-        self.ledger = ActionLedger(session)
+        self.ledger = ActionLedger(session, policy)
         self.enforcement = Enforcement(session, policy, self.book, self.ledger, sweeper)
 
     def visible_state(self, case_id: int, reviewer: Reviewer) -> CaseState:

@@ -40,10 +40,18 @@ from takedown.domain.vocabulary import (
     Outcome,
     Relation,
 )
+from takedown.legal.statements import (
+    AUTOMATED,
+    DECIDED,
+    PROVISIONAL,
+    REVERSED,
+    StatementBasis,
+)
 from takedown.media.signals import Signal
 from takedown.platform.actions import ActionLedger, account_action, content_action
 from takedown.store.batches import chunks
 from takedown.store.tables import (
+    ActionRow,
     BankEntryRow,
     CaseMediaRow,
     CaseRow,
@@ -52,6 +60,7 @@ from takedown.store.tables import (
     ReportContentRow,
     ReportRow,
     SignalRow,
+    StatementRow,
 )
 
 
@@ -201,6 +210,62 @@ class Enforcement:
             "removed": len(live), "items": len(rows), "files": len(removal.media),
             "banked": banked, "restored": restored, "accounts_suspended": suspended})])
 
+    def reverse(self, case_id: int, state: CaseState, step: str) -> dict[str, int]:
+        """An appeal reversed this case's violation: restore every item it removed or
+        hid (unless another open case hides it), stop blocking the files it banked, and
+        lift the suspensions it caused. Each restoration carries a new statement of
+        reasons that names the one it replaces."""
+        rows = list(self.session.scalars(select(ContentRow).where(
+            ContentRow.moderation_case_id == case_id,
+            ContentRow.moderation_state != ModerationState.VISIBLE.value)))
+        still = self._hidden_by_others(case_id, {r.id for r in rows})
+        lifted = [r for r in rows if r.id not in still]
+        for row in rows:
+            if row.id in still:
+                row.moderation_case_id = still[row.id]
+        basis = StatementBasis(REVERSED, state.category, case_id,
+                               replaces=self._statements_of(case_id, [r.id for r in lifted]))
+        self._content_actions(ActionKind.RESTORE, lifted, case_id, state, step,
+                              "restored: the decision was reversed on appeal", basis)
+        book = BankBook(self.session)
+        banked = list(self.session.scalars(select(BankEntryRow).where(
+            BankEntryRow.bank == CONFIRMED, BankEntryRow.case_id == case_id,
+            BankEntryRow.enabled.is_(True))))
+        for entry in banked:
+            book.set_enabled(entry, False)
+        reinstated = self._reinstate(case_id, state, step)
+        done = {"items": len(lifted), "hashes_disabled": len(banked),
+                "accounts_reinstated": reinstated}
+        self.book.append(case_id, [NewEvent(EventType.RESTORED, {**done, "on_appeal": True})])
+        return done
+
+    def _statements_of(self, case_id: int, items: list[int]) -> dict[int, str]:
+        """Each item's latest restriction or removal statement in this case."""
+        latest: dict[int, str] = {}
+        for batch in chunks(items):
+            for content_id, puid in self.session.execute(
+                    select(StatementRow.content_id, StatementRow.puid)
+                    .where(StatementRow.case_id == case_id,
+                           StatementRow.content_id.in_(batch),
+                           StatementRow.kind.in_([ActionKind.RESTRICT.value,
+                                                  ActionKind.REMOVE.value]))
+                    .order_by(StatementRow.created_at)):
+                if content_id is not None:
+                    latest[content_id] = puid
+        return latest
+
+    def _reinstate(self, case_id: int, state: CaseState, step: str) -> int:
+        suspended = sorted(set(self.session.execute(
+            select(ActionRow.platform_id, ActionRow.target_id).where(
+                ActionRow.case_id == case_id, ActionRow.kind == ActionKind.SUSPEND.value))))
+        self.ledger.request(
+            account_action(ActionKind.REINSTATE, platform, account, step=step,
+                           case_id=case_id, reason="the decision was reversed on appeal",
+                           category=state.category.value if state.category else None,
+                           priority=priority(state, self.policy))
+            for platform, account in suspended)
+        return len(suspended)
+
     def _lift_restriction(self, case_id: int, state: CaseState, step: str) -> None:
         restored = self._restore(case_id, state, step, "restriction lifted")
         self.release(case_id)
@@ -243,15 +308,18 @@ class Enforcement:
             CaseMediaRow.case_id == case_id, CaseMediaRow.media_id.not_in(confirmed)))
 
     def _content_actions(self, kind: ActionKind, rows: list[ContentRow], case_id: int,
-                         state: CaseState, step: str, reason: str) -> None:
+                         state: CaseState, step: str, reason: str,
+                         basis: StatementBasis | None = None) -> None:
         category = state.category.value if state.category else None
         urgency = priority(state, self.policy)
+        basis = basis or statement_basis(case_id, state, kind)
         # Within a case, the most viewed items first: workers send batches in priority
         # order, and a copy that is being watched should not wait behind quiet ones.
         self.ledger.request(
             content_action(kind, r, step=step, case_id=case_id, reason=reason,
                            category=category,
-                           priority=urgency + math.log10(1 + max(0, r.views)) / 100)
+                           priority=urgency + math.log10(1 + max(0, r.views)) / 100,
+                           basis=basis)
             for r in rows)
 
 
@@ -303,6 +371,18 @@ class Enforcement:
                            category=state.category.value, priority=priority(state, self.policy))
             for platform, author in accounts)
         return len(accounts)
+
+
+def statement_basis(case_id: int, state: CaseState, kind: ActionKind) -> StatementBasis:
+    """What a case's actions' statements of reasons rest on: a removal after a person
+    decided, a removal by a verified bank before anyone looked, or a provisional
+    restriction (see legal.statements)."""
+    decided = state.decided_outcome is Outcome.VIOLATION
+    mode = DECIDED if decided and kind is ActionKind.REMOVE else \
+        AUTOMATED if kind is ActionKind.REMOVE else PROVISIONAL
+    return StatementBasis(mode=mode, category=state.category, case_id=case_id,
+                          invalid_reports=frozenset(state.invalid_reports),
+                          decided_on=state.decided_at.date() if state.decided_at else None)
 
 
 def confirmed_removal(session: Session, case_id: int, state: CaseState) -> Removal:

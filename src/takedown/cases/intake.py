@@ -111,7 +111,7 @@ class ReportIntake:
         self.policy = policy
         self.graph = ContentGraph(session)
         self.book = CaseBook(session, policy)
-        self.ledger = ActionLedger(session)
+        self.ledger = ActionLedger(session, policy)
         self.enforcement = Enforcement(session, policy, self.book, self.ledger, sweeper)
         self.sweeper = sweeper
 

@@ -48,7 +48,7 @@ class ReporterBook:
         self.session = session
         self.policy = policy
         self.book = CaseBook(session, policy)
-        self.enforcement = Enforcement(session, policy, self.book, ActionLedger(session),
+        self.enforcement = Enforcement(session, policy, self.book, ActionLedger(session, policy),
                                        sweeper)
 
     def mark_of(self, reporter_key: str) -> ReporterMarkRow | None:

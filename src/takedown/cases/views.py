@@ -28,11 +28,13 @@ from takedown.domain.policy import Policy
 from takedown.domain.takeitdown import TakeItDownRequest, assess
 from takedown.domain.vocabulary import ActionKind, CaseStatus, Category, Relation
 from takedown.errors import NotFound
+from takedown.legal.takeitdown import accounting
 from takedown.notify.i18n import gettext_for, negotiate
 from takedown.notify.reporter import Tally, reporter_status, timeline
 from takedown.store.batches import chunks
 from takedown.store.tables import (
     ActionRow,
+    AppealRow,
     CaseEventRow,
     CaseRow,
     ContentRow,
@@ -275,11 +277,18 @@ def report_status(session: Session, policy: Policy, report_id: str, token: str,
             "references": list(report.references),
             "timeline": timeline(book.events(case.id), report.id, report.created_at, speak),
             "can_answer": not state.status.is_closed and report.id not in state.invalid_reports,
+            "appeals": [{"appeal_id": a.id, "status": a.status, "created_at": a.created_at,
+                         "decided_at": a.decided_at,
+                         "reason": a.reason if a.decided_at else None}
+                        for a in session.scalars(select(AppealRow).where(
+                            AppealRow.report_id == report.id).order_by(AppealRow.created_at))],
+            "appeal_until": state.decided_at + policy.dsa.appeal_window
+            if state.status is CaseStatus.CLOSED_NO_VIOLATION and state.decided_at else None,
             "take_it_down": _take_it_down(assess(
                 Category(report.category), Relation(report.relation),
                 signature=report.signature, good_faith_statement=report.good_faith_statement,
                 names_content=bool(report.references), contact_email=report.contact_email,
-                received_at=report.created_at))}
+                received_at=report.created_at), accounting(session, policy, report.id))}
 
 
 def _reported_to_ncmec(session: Session, case_id: int) -> bool:
@@ -308,8 +317,11 @@ def _received(row: ReportInboxRow, token: str, language: str | None) -> dict[str
                 contact_email=sub.contact_email, received_at=row.created_at))}
 
 
-def _take_it_down(request: TakeItDownRequest | None) -> dict[str, Any] | None:
+def _take_it_down(request: TakeItDownRequest | None,
+                  clock: dict[str, Any] | None = None) -> dict[str, Any] | None:
     if request is None:
         return None
     return {"valid": request.valid, "missing": list(request.missing),
-            "deadline": request.deadline}
+            "deadline": request.deadline,
+            "removed_at": clock["removed_at"] if clock else None,
+            "met": clock["met"] if clock else None}

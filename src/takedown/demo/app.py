@@ -214,6 +214,9 @@ class DemoPlatform:
         self.public_url = public_url.rstrip("/")
         self.http = httpx.Client(timeout=30)
         self.lock = threading.Lock()  # one writer at a time on the demo's small database
+        # The statements of reasons that came with restrictions and removals, by action,
+        # as the platform would show them to uploaders (None: an action without one).
+        self.statements: dict[str, tuple[int | None, dict[str, Any] | None]] = {}
         templates = resources.files("takedown.demo").joinpath("templates")
         self.templates = Environment(loader=FileSystemLoader(str(templates)),
                                      autoescape=select_autoescape(["html"]))
@@ -330,6 +333,8 @@ class DemoPlatform:
             seen = set(s.scalars(
                 select(DemoAction.action_id).where(DemoAction.action_id.in_(ids))))
             fresh = [a for a in actions if a["action_id"] not in seen]
+            self.statements.update((a["action_id"], (a.get("case_id"), a.get("statement")))
+                                   for a in fresh if a["type"] in ("restrict", "remove"))
             targets = [a["target"]["id"] for a in fresh]
             posts = {p.id: p for p in s.scalars(
                 select(DemoPost).where(DemoPost.id.in_(targets)))}
@@ -339,9 +344,10 @@ class DemoPlatform:
                                  target_type=target["type"], target_id=target["id"],
                                  received_at=now))
                 if target["type"] == "content":
-                    _apply_to_post(posts.get(target["id"]), action["type"])
-                elif action["type"] == "suspend":
-                    s.merge(DemoAccount(id=target["id"], suspended=True))
+                    _apply_to_post(posts.get(target["id"]), action["type"],
+                                   on_appeal="statement" in action)
+                elif action["type"] in ("suspend", "reinstate"):
+                    s.merge(DemoAccount(id=target["id"], suspended=action["type"] == "suspend"))
         preserve = [a["target"]["id"] for a in fresh if a["type"] == "preserve_account"]
         if preserve:  # answered after acknowledging, as a platform's own job would
             threading.Thread(target=self.send_account_records, args=(preserve,),
@@ -473,11 +479,11 @@ class DemoPlatform:
         return app
 
 
-def _apply_to_post(post: DemoPost | None, kind: str) -> None:
+def _apply_to_post(post: DemoPost | None, kind: str, on_appeal: bool = False) -> None:
     if post is None:
         return
-    if kind == "restore" and post.visibility != "hidden":
-        return  # restore only lifts a restriction, never undoes a removal
+    if kind == "restore" and post.visibility != "hidden" and not on_appeal:
+        return  # restore lifts a restriction; it undoes a removal only on appeal
     post.visibility = _VISIBILITY_AFTER.get(kind, post.visibility)
 
 

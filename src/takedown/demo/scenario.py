@@ -37,6 +37,7 @@ from takedown.demo.bootstrap import DemoLogin
 from takedown.demo.edits import EDITS
 from takedown.demo.media import ALTERATIONS
 from takedown.demo.ncmec import StandInNcmec
+from takedown.legal.tdb import statement_errors
 
 START = datetime(2020, 1, 20, tzinfo=UTC)
 FIRST_REPORT_HOUR = 48.0
@@ -375,6 +376,13 @@ class SeedCase:
         self.result["benign_suspended"] = len(
             {p.author for p in self.benign} & self.demo.suspended_accounts())
         self.result["counterfactual_views"] = self.config.counterfactual_views
+        # Every restriction and removal reached the platform with a statement of reasons
+        # (DSA Art. 17) that the Transparency Database's schema accepts.
+        received = [body for case_id, body in self.demo.statements.values()
+                    if case_id == self.result.get("case_id")]
+        self.result["statements_total"] = len(received)
+        self.result["statements_valid"] = sum(
+            1 for body in received if body is not None and not statement_errors(body))
 
 
     # --- the law follows ----------------------------------------------------------

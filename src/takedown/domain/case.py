@@ -54,6 +54,16 @@ class EventType(StrEnum):
     EVIDENCE_HOLD_SET = "evidence_hold_set"
     EVIDENCE_HOLD_LIFTED = "evidence_hold_lifted"
     EVIDENCE_PURGED = "evidence_purged"
+    # Appeals (DSA Art. 20; takedown.cases.appeals): an appeal lodged and its outcome.
+    # A reversal also appends a `decided` event (with `appeal_id`), which the fold takes
+    # as the case's decision from then on.
+    APPEALED = "appealed"
+    APPEAL_DECIDED = "appeal_decided"
+    # The US TAKE IT DOWN Act's 48 hours (domain.takeitdown): a valid request's clock
+    # escalated before it runs out, and met (the depiction and its known identical
+    # copies acknowledged removed) or missed.
+    TAKE_IT_DOWN_ESCALATED = "take_it_down_escalated"
+    TAKE_IT_DOWN_MET = "take_it_down_met"
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,9 @@ class CaseState:
     # decisions recorded before reviewers named files.
     confirmed_media: tuple[str, ...] | None = None
     escalations: int = 0
+    # A TAKE IT DOWN Act request's clock escalated (24 h, 40 h): raises priority like a
+    # missed deadline, without moving the case to the specialists' queue.
+    take_it_down_escalations: int = 0
     information_requested: bool = False
     question: str | None = None  # what the reporters were last asked
     set_aside: bool = False  # closed because every report was invalidated
@@ -231,6 +244,7 @@ def _on_decided(state: CaseState, event: CaseEvent) -> None:
             state.confirmed_media = tuple(event.data["media"])
     else:
         state.status = CaseStatus.CLOSED_NO_VIOLATION
+        state.confirmed_media = None  # a violation reversed on appeal confirms nothing
 
 
 def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
@@ -244,6 +258,7 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         state.deadline = state.deadline_rule = None
         state.deadline_candidates.clear()
         state.escalations = 0
+        state.take_it_down_escalations = 0
         state.set_aside = False
     elif kind is EventType.REACH_OBSERVED:
         state.views = int(event.data["views"])
@@ -255,6 +270,8 @@ def _apply(state: CaseState, event: CaseEvent, policy: Policy) -> None:
         state.restricted = True
     elif kind is EventType.ESCALATED:
         state.escalations += 1
+    elif kind is EventType.TAKE_IT_DOWN_ESCALATED:
+        state.take_it_down_escalations += 1
     elif kind is EventType.INFORMATION_REQUESTED:
         state.information_requested = True
         state.question = event.data.get("question") or event.data.get("reason")
@@ -319,7 +336,8 @@ def priority(state: CaseState, policy: Policy) -> float:
     if state.category is None:
         return 0.0
     severity = policy.for_category(state.category).severity
-    overdue = 1 + policy.escalation.priority_boost * state.escalations
+    steps = state.escalations + state.take_it_down_escalations
+    overdue = 1 + policy.escalation.priority_boost * steps
     return round(severity * credibility(state, policy) * reach_factor(state, policy) * overdue, 3)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -93,6 +93,64 @@ class LegalPolicy:
     auto_submit_banks: frozenset[str] = frozenset()
 
 
+# Every EEA state the DSA applies in, as the Transparency Database spells them.
+EEA = ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+       "IE", "IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE",
+       "SI", "SK")
+
+
+@dataclass(frozen=True)
+class StatementGround:
+    """How a statement of reasons (DSA Art. 17) names one category's decisions."""
+
+    # The Transparency Database's category and specification keywords.
+    dsa_category: str
+    keywords: tuple[str, ...]
+    # Illegal content: the law it breaks. None: incompatible with the terms of service,
+    # under the category's `policy_reference` clause.
+    legal_ground: str | None
+    # Where the law or the terms can be read (decision_ground_reference_url).
+    reference_url: str | None = None
+
+
+_DEFAULT_GROUNDS = {
+    Category.CHILD_SEXUAL_ABUSE: StatementGround(
+        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS", ("KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",),
+        "Directive 2011/93/EU, Art. 5 (child sexual abuse material); 18 U.S.C. 2252A"),
+    Category.NON_CONSENSUAL_INTIMATE_IMAGERY: StatementGround(
+        "STATEMENT_CATEGORY_CYBER_VIOLENCE", ("KEYWORD_NON_CONSENSUAL_IMAGE_SHARING",),
+        "Directive (EU) 2024/1385, Art. 5 (non-consensual sharing of intimate material); "
+        "47 U.S.C. 223a (TAKE IT DOWN Act)"),
+    Category.OTHER_ILLEGAL: StatementGround(
+        "STATEMENT_CATEGORY_NOT_SPECIFIED_NOTICE", ("KEYWORD_VIOLATION_NATIONAL_LAW",),
+        "National law of the Member State concerned"),
+    Category.TERMS_VIOLATION: StatementGround(
+        "STATEMENT_CATEGORY_OTHER_VIOLATION_TC", ("KEYWORD_OTHER",), None),
+}
+
+
+@dataclass(frozen=True)
+class DsaPolicy:
+    """Statements of reasons, appeals (DSA Art. 17, 20, 23) and the TAKE IT DOWN Act's
+    escalations (see docs/legal.md)."""
+
+    grounds: Mapping[Category, StatementGround] = field(
+        default_factory=lambda: dict(_DEFAULT_GROUNDS))
+    territorial_scope: tuple[str, ...] = EEA
+    # How long after a decision the uploader or a reporter may appeal (Art. 20: at
+    # least six months).
+    appeal_window: timedelta = timedelta(days=183)
+    # Art. 23: after this many appeals refused as manifestly unfounded within
+    # `unfounded_period`, an appellant's new appeals are not taken for `suspension`.
+    unfounded_limit: int = 3
+    unfounded_period: timedelta = timedelta(days=180)
+    suspension: timedelta = timedelta(days=30)
+    # A valid TAKE IT DOWN request whose depiction is not yet removed escalates this
+    # long after it was received (before its 48 hours run out).
+    take_it_down_escalate_at: tuple[timedelta, ...] = (timedelta(hours=24),
+                                                       timedelta(hours=40))
+
+
 @dataclass(frozen=True)
 class Policy:
     # Reasons a reviewer chooses from, per outcome (violation, no_violation, ...).
@@ -104,6 +162,7 @@ class Policy:
     reach: ReachWeights
     escalation: Escalation
     legal: LegalPolicy = LegalPolicy()
+    dsa: DsaPolicy = DsaPolicy()
 
     def for_category(self, category: Category) -> CategoryPolicy:
         return self.categories[category]
@@ -233,6 +292,7 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
             claim=parse_duration(escalation.get("claim", ""), "escalation.claim"),
         ),
         legal=_legal(data.get("legal", {})),
+        dsa=_dsa(data.get("dsa", {})),
     )
 
 
@@ -254,3 +314,42 @@ def _legal(table: Mapping[str, Any]) -> LegalPolicy:
         account_details_wait=duration("account_details_wait", default.account_details_wait),
         evidence_retention=duration("evidence_retention", default.evidence_retention),
         viral_views=views, auto_submit_banks=frozenset(banks))
+
+
+def _dsa(table: Mapping[str, Any]) -> DsaPolicy:
+    """The [dsa] table; every key is optional (older policy files have none)."""
+    default = DsaPolicy()
+
+    def duration(key: str, fallback: timedelta) -> timedelta:
+        return parse_duration(table[key], f"dsa.{key}") if key in table else fallback
+
+    scope = table.get("territorial_scope", list(default.territorial_scope))
+    if not isinstance(scope, list) or any(s not in EEA for s in scope):
+        raise PolicyError("dsa.territorial_scope: a list of EEA country codes, e.g. "
+                          "[\"DE\", \"FR\"]")
+    grounds = dict(default.grounds)
+    raw = table.get("grounds", {})
+    unknown = set(raw) - {c.value for c in Category}
+    if unknown:
+        raise PolicyError(f"dsa.grounds: unknown categories {sorted(unknown)}")
+    for name, entry in raw.items():
+        base = grounds[Category(name)]
+        grounds[Category(name)] = StatementGround(
+            str(entry.get("dsa_category", base.dsa_category)),
+            tuple(entry.get("keywords", base.keywords)),
+            entry.get("legal_ground", base.legal_ground) or None,
+            entry.get("reference_url", base.reference_url) or None)
+    steps = table.get("take_it_down_escalate_at")
+    limit = table.get("unfounded_limit", default.unfounded_limit)
+    if not isinstance(limit, int) or limit < 1:
+        raise PolicyError("dsa.unfounded_limit: a whole number above zero")
+    window = duration("appeal_window", default.appeal_window)
+    if window < timedelta(days=182):
+        raise PolicyError("dsa.appeal_window: at least six months (DSA Art. 20(1))")
+    return DsaPolicy(
+        grounds=grounds, territorial_scope=tuple(scope), appeal_window=window,
+        unfounded_limit=limit,
+        unfounded_period=duration("unfounded_period", default.unfounded_period),
+        suspension=duration("suspension", default.suspension),
+        take_it_down_escalate_at=default.take_it_down_escalate_at if steps is None else
+        tuple(sorted(parse_duration(s, "dsa.take_it_down_escalate_at") for s in steps)))

@@ -41,6 +41,10 @@ class ActionKind(StrEnum):
     # Keep the account's records (it posted confirmed child-abuse material) for the
     # legal hold, and send them to takedown (PUT /v1/accounts/{id}) for the report.
     PRESERVE_ACCOUNT = "preserve_account"
+    # Lift a suspension this case caused: its decision was reversed on appeal.
+    REINSTATE = "reinstate"
+    # Tell the uploader how their appeal was decided (the text is in the action).
+    APPEAL_DECIDED = "appeal_decided"
 
 
 class Outcome(StrEnum):

@@ -22,6 +22,7 @@ from takedown.domain.vocabulary import Category
 from takedown.notify.i18n import environment, gettext_for, negotiate
 from takedown.notify.outbox import enqueue
 from takedown.notify.reporter import Tally, reporter_status
+from takedown.notify.uploader import appeal_news
 from takedown.store.tables import ReportRow
 
 TEMPLATES = str(resources.files("takedown.notify") / "templates")
@@ -144,3 +145,17 @@ def ask_reporters(session: Session, case_id: int, state: CaseState, seq: int) ->
                negotiate(None, report.language), report_id=report.id,
                category=report.category, question=state.question or "", answer_urls=[])
     return len(reporters)
+
+
+def send_appeal_news(session: Session, report: ReportRow, appeal_id: str, status: str,
+                     reason: str | None = None) -> bool:
+    """Tell a reporter who appealed that the appeal was received, or how it was decided
+    (a reversal also changes the decision, which send_decision tells)."""
+    if not report.contact_email:
+        return False
+    speak = negotiate(None, report.language)
+    change = appeal_news(status, speak, reason)
+    _queue(session, report.contact_email, "update", f"appeal:{appeal_id}:{status}", speak,
+           report_id=report.id, category=report.category,
+           references=named(report.references), change=change)
+    return True

@@ -2,6 +2,7 @@
 deadline gets its next `escalated` step if the fold says it is due. The case row is
 locked while deciding, so however many workers run, and across restarts, each step is
 appended once; the step's notifications carry a dedupe key, so they are queued once.
+The same pass keeps the TAKE IT DOWN Act's 48-hour clocks (legal.takeitdown).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from takedown.config import Settings
 from takedown.domain.case import escalation_due
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import CaseStatus
+from takedown.legal.takeitdown import TakeItDownClock
 from takedown.notify.outbox import enqueue, on_call_targets
 from takedown.notify.smtp import send_mail
 from takedown.pipeline.outbox import claim_due, record_outcome
@@ -33,9 +35,11 @@ class EscalationScheduler:
         self.db = db
         self.policy = policy
         self.settings = settings
+        self.take_it_down = TakeItDownClock(db, policy, settings)
 
     def run_once(self, now: datetime | None = None) -> int:
-        """Escalate every overdue case that is due a step; returns steps appended."""
+        """Escalate every overdue case that is due a step, and account the TAKE IT DOWN
+        requests; returns the events appended."""
         now = now or utcnow()
         open_statuses = [s.value for s in CaseStatus if not s.is_closed]
         with self.db.transaction() as session:
@@ -43,7 +47,8 @@ class EscalationScheduler:
                 select(CaseRow.id).where(CaseRow.status.in_(open_statuses),
                                          CaseRow.deadline <= now)
                 .order_by(CaseRow.deadline).limit(500)))
-        return sum(self._escalate(case_id, now) for case_id in overdue)
+        steps = sum(self._escalate(case_id, now) for case_id in overdue)
+        return steps + self.take_it_down.run_once(now)
 
     def _escalate(self, case_id: int, now: datetime) -> int:
         with self.db.transaction() as session:

@@ -1,8 +1,9 @@
 """The worker loop: in threads inside the API process by default, or as
 `takedown worker` processes in production (several per host, many hosts). Each
 pass delivers actions and notifications and, every few seconds, escalates overdue
-cases and does the legal work (CyberTipline reports, evidence purges); all are safe
-to run from any number of workers at once."""
+cases and does the legal work (CyberTipline reports, evidence purges, statements of
+reasons for the DSA Transparency Database); all are safe to run from any number of
+workers at once."""
 
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ class WorkerPool:
                  scheduler: EscalationScheduler | None = None,
                  escalation_check_s: float = 5.0,
                  anchor: Callable[[], int] | None = None,
-                 legal: Callable[[str], int] | None = None) -> None:
+                 legal: Callable[[str], int] | None = None,
+                 statements: Callable[[str], int] | None = None) -> None:
         self.deliverer = deliverer
         self.legal = legal  # pipeline.tipline.TiplineSender.run_once
+        self.statements = statements  # pipeline.statements.StatementSender.run_once
         self.anchor = anchor  # audit.AuditAnchor.run_once: cheap until it is due
         self.sender = sender
         self.scheduler = scheduler
@@ -66,6 +69,9 @@ class WorkerPool:
                 next_legal = time.monotonic() + self.escalation_check_s
                 done += self._attempt(lambda: self.legal(worker_id),  # type: ignore[misc]
                                       "cybertipline")
+                if self.statements is not None:  # same cadence: no one waits on it
+                    done += self._attempt(lambda: self.statements(worker_id),  # type: ignore[misc]
+                                          "transparency database")
             if self.anchor is not None:
                 self._attempt(self.anchor, "audit anchor")  # no queue behind it: not `done`
             if done == 0:

@@ -8,17 +8,22 @@ finds the action it made before instead of making a second, different one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.clock import utcnow
+from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import ActionKind, ModerationState
+from takedown.legal import statements
+from takedown.legal.statements import ItemFacts, StatementBasis, item_facts, puid_for
+from takedown.notify.uploader import uploader_notice
 from takedown.store.batches import chunks
-from takedown.store.tables import ActionRow, ContentRow
+from takedown.store.tables import ActionRow, ContentRow, StatementRow
 
 # The state an item is in once the platform has carried out an action on it.
 STATE_AFTER = {
@@ -40,6 +45,9 @@ PLATFORM_REASONS = {
                         "platform's policy",
     ActionKind.PRESERVE_ACCOUNT: "preserve: keep this account's records for one year "
                                  "(legal preservation) and send them to takedown",
+    ActionKind.REINSTATE: "reinstated: the decision that suspended the account was "
+                          "reversed on appeal",
+    ActionKind.APPEAL_DECIDED: "appeal decided: show the uploader the text in `notice`",
 }
 
 
@@ -55,14 +63,21 @@ class ActionRequest:
     category: str | None
     priority: float
     content: ContentRow | None = None
+    # What the statement of reasons rests on (legal.statements); every restriction and
+    # removal of content has one.
+    basis: StatementBasis | None = None
+    # More for the platform (e.g. an appeal's outcome and the uploader's text).
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def content_action(kind: ActionKind, item: ContentRow, *, step: str, case_id: int | None,
-                   reason: str, category: str | None, priority: float) -> ActionRequest:
+                   reason: str, category: str | None, priority: float,
+                   basis: StatementBasis | None = None) -> ActionRequest:
     return ActionRequest(
         kind=kind, platform_id=item.platform_id, target_type="content",
         target_id=item.external_id, dedupe_key=f"{kind.value}:{step}:content:{item.id}",
-        case_id=case_id, reason=reason, category=category, priority=priority, content=item)
+        case_id=case_id, reason=reason, category=category, priority=priority, content=item,
+        basis=basis)
 
 
 def account_action(kind: ActionKind, platform_id: int, account_id: str, *, step: str,
@@ -75,8 +90,9 @@ def account_action(kind: ActionKind, platform_id: int, account_id: str, *, step:
 
 
 class ActionLedger:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, policy: Policy) -> None:
         self.session = session
+        self.policy = policy
         self.created = 0
 
     def request(self, requests: Iterable[ActionRequest]) -> list[ActionRow]:
@@ -98,6 +114,7 @@ class ActionLedger:
                 "category": req.category,
                 "reason": PLATFORM_REASONS[req.kind],
                 "requested_at": now.isoformat(),
+                **req.extra,
             }
             rows.append(ActionRow(
                 id=action_id, dedupe_key=req.dedupe_key, platform_id=req.platform_id,
@@ -109,5 +126,42 @@ class ActionLedger:
                 req.content.moderation_state = STATE_AFTER[req.kind].value
                 req.content.moderation_case_id = req.case_id
         self.session.add_all(rows)
+        self.session.add_all(self._statements(
+            [(row, req) for row, req in zip(rows, pending.values(), strict=True)]))
         self.created += len(rows)
         return rows
+
+    def _statements(self, made: list[tuple[ActionRow, ActionRequest]]) -> list[StatementRow]:
+        """A statement of reasons for each new restriction and removal (and reversal),
+        put in the action for the uploader and kept for the Transparency Database."""
+        explained = [(row, req) for row, req in made if req.content is not None
+                     and req.basis is not None and req.basis.explains(req.kind)]
+        by_basis: dict[int, list[tuple[ActionRow, ActionRequest]]] = {}
+        for row, req in explained:
+            by_basis.setdefault(id(req.basis), []).append((row, req))
+        statements = []
+        for group in by_basis.values():
+            basis = group[0][1].basis
+            assert basis is not None  # filtered above
+            facts = item_facts(self.session, basis, [req.content for _, req in group
+                                                     if req.content is not None])
+            statements += [self._statement(row, req, basis, facts) for row, req in group]
+        return statements
+
+    def _statement(self, row: ActionRow, req: ActionRequest, basis: StatementBasis,
+                   facts: dict[int, ItemFacts]) -> StatementRow:
+        assert req.content is not None  # only content actions are explained
+        today = row.created_at.date()
+        puid = puid_for(row.id)
+        replaces = basis.replaces.get(req.content.id)
+        body = statements.build(req.kind, basis, facts[req.content.id], self.policy, puid,
+                                today, replaces)
+        appeal_until = today + self.policy.dsa.appeal_window
+        row.payload = {**row.payload, "statement": body, "notice": uploader_notice(
+            req.kind, basis.mode, basis.category, req.content.author_language, puid,
+            appeal_until)}
+        return StatementRow(
+            puid=puid, action_id=row.id, platform_id=row.platform_id, case_id=row.case_id,
+            content_id=req.content.id, kind=row.kind, body=body, replaces=replaces,
+            priority=row.priority, created_at=row.created_at, status="pending", attempts=0,
+            next_attempt_at=row.created_at)

@@ -11,16 +11,18 @@ from sqlalchemy.orm import Session
 from takedown.banks.matching import Matcher
 from takedown.banks.service import UNDER_REVIEW
 from takedown.cases.casebook import CaseBook
-from takedown.cases.enforcement import Enforcement
+from takedown.cases.enforcement import Enforcement, statement_basis
 from takedown.cases.graph import ContentGraph
 from takedown.cases.intake import reach_event
 from takedown.cases.matches import MatchDesk
 from takedown.cases.sweeps import Sweeper
 from takedown.clock import utcnow
+from takedown.domain.case import CaseState
 from takedown.domain.policy import Policy
 from takedown.domain.vocabulary import ActionKind, CaseStatus, ModerationState, ScreeningVerdict
 from takedown.errors import Invalid
 from takedown.index.live import Indexes
+from takedown.legal.statements import AUTOMATED, PROVISIONAL, StatementBasis
 from takedown.media.intake import PreparedMedia
 from takedown.media.signals import SIGNAL_TYPES
 from takedown.media.storage import MediaStore
@@ -46,6 +48,7 @@ class ContentSubmission:
     url: str | None = None
     repost_of: str | None = None
     quote_of: str | None = None
+    author_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class ContentRegistry:
         self.session = session
         self.policy = policy
         self.graph = ContentGraph(session)
-        self.ledger = ActionLedger(session)
+        self.ledger = ActionLedger(session, policy)
         self.book = CaseBook(session, policy)
         self.matcher = Matcher(session, indexes)
         sweeper = Sweeper(session, indexes, store)
@@ -106,7 +109,8 @@ class ContentRegistry:
             platform_id=platform.id, external_id=sub.content_id, author_id=sub.author_id,
             url=sub.url, text=sub.text, created_at=sub.created_at, registered_at=now,
             parent_id=parent.id if parent else None, parent_kind=kind, views=0, shares=0,
-            views_per_hour=0.0, moderation_state=ModerationState.VISIBLE.value)
+            views_per_hour=0.0, moderation_state=ModerationState.VISIBLE.value,
+            author_language=sub.author_language)
         self.session.add(row)
         self.session.flush()
         media_ids = [self._media(m).id for m in media]
@@ -187,10 +191,13 @@ class ContentRegistry:
              reason: str) -> tuple[ScreeningVerdict, int | None, str | None]:
         kind = ActionKind.REMOVE if verdict is ScreeningVerdict.BLOCK else ActionKind.RESTRICT
         case = self.session.get(CaseRow, case_id) if case_id else None
+        state = self.book.state(case_id) if case_id else CaseState()
         self.ledger.request([content_action(
             kind, row, step="screening", case_id=case_id, reason=reason,
             category=case.category if case else None,
-            priority=case.priority if case else 0.0)])
+            priority=case.priority if case else 0.0,
+            basis=statement_basis(case_id, state, kind) if case_id else
+            StatementBasis(PROVISIONAL if kind is ActionKind.RESTRICT else AUTOMATED, None))])
         return verdict, case_id, reason
 
     def update_reach(self, platform: PlatformRow,

@@ -112,7 +112,7 @@ class BankDesk(Core):
     def _sweep(self, s: Session, rows: list[BankEntryRow]) -> int:
         book = CaseBook(s, self.policy)
         sweeper = self.sweeper(s)
-        enforcement = Enforcement(s, self.policy, book, ActionLedger(s), sweeper)
+        enforcement = Enforcement(s, self.policy, book, ActionLedger(s, self.policy), sweeper)
         return MatchDesk(s, book, enforcement).sweep(sweeper, rows)
 
 

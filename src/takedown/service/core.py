@@ -31,6 +31,7 @@ from takedown.pipeline.copies import CopyHunt
 from takedown.pipeline.delivery import ActionDeliverer
 from takedown.pipeline.escalation import EscalationScheduler, NotificationSender
 from takedown.pipeline.intake import IntakeWorker
+from takedown.pipeline.statements import StatementSender
 from takedown.pipeline.tipline import TiplineSender
 from takedown.pipeline.worker import WorkerPool
 from takedown.platform.content import (
@@ -80,11 +81,13 @@ class Core:
         self._vault: Vault | None = None
         self.tipline = TiplineSender(self.db, self.policy, settings, self.media_store,
                                      lambda: self.vault)
+        self.statement_sender = StatementSender(self.db, settings)
         self.workers = WorkerPool(self.deliverer, settings.inprocess_workers,
                                   settings.poll_interval_s, self.sender, self.scheduler,
                                   settings.escalation_check_s,
                                   anchor=audit.AuditAnchor(self.db, settings).run_once,
-                                  legal=self.tipline.run_once)
+                                  legal=self.tipline.run_once,
+                                  statements=self.statement_sender.run_once)
 
     @property
     def vault(self) -> Vault:

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, synonym
 from sqlalchemy.types import TypeDecorator
 
 
@@ -114,6 +114,9 @@ class ContentRow(Base):
     # The case whose action last set moderation_state: the reference a blocked
     # re-upload or repost is answered with.
     moderation_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # The uploader's language as the platform knows it (BCP 47): what the statement of
+    # reasons' short text for them is written in.
+    author_language: Mapped[str | None] = mapped_column(String(35))
     __table_args__ = (UniqueConstraint("platform_id", "external_id"),)
 
 
@@ -488,3 +491,52 @@ class EvidenceItemRow(Base):
     key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
     purged_at: Mapped[datetime | None]
+
+
+class StatementRow(OutboxColumns, Base):
+    """A DSA statement of reasons (legal.statements), made with the action it explains
+    and sent to the platform inside that action. The outbox columns drive the sending
+    to the Commission's Transparency Database (pipeline.statements), only where it is
+    configured: `delivered` once the database has it (201, or it already had the puid),
+    `rejected` when it refused the statement itself (the error is kept for the console).
+    `puid` is never reused: it is the action's own id, which is never reused either."""
+
+    __tablename__ = "statements"
+    puid: Mapped[str] = mapped_column(String(100), primary_key=True)
+    id = synonym("puid")  # the outbox's name for a row's key (pipeline.outbox)
+    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id"), unique=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    content_id: Mapped[int | None] = mapped_column(ForeignKey("content.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # the action's kind
+    body: Mapped[dict[str, Any]]  # the statement as the database takes it
+    replaces: Mapped[str | None] = mapped_column(String(100))  # a reversed statement's puid
+    __table_args__ = (Index("ix_statements_due", "status", "next_attempt_at"),)
+
+
+class AppealRow(Base):
+    """A complaint against a decision (DSA Art. 20): the uploader's, through the platform,
+    or a reporter's, from the status page. Decided by a person who did not decide the
+    case; its steps are also events in the case's log."""
+
+    __tablename__ = "appeals"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    appellant: Mapped[str] = mapped_column(String(20))  # uploader or reporter
+    # Who may follow it, and whose appeals count towards Art. 23: a hash of
+    # platform + account for an uploader, the reporter's key for a reporter.
+    appellant_key: Mapped[str] = mapped_column(String(64), index=True)
+    platform_id: Mapped[int | None] = mapped_column(ForeignKey("platforms.id"))
+    content_id: Mapped[int | None] = mapped_column(ForeignKey("content.id"))
+    report_id: Mapped[str | None] = mapped_column(ForeignKey("reports.id"))
+    statement_puid: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(35))
+    # open, upheld, reversed, refused (manifestly unfounded, Art. 23)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    decision_under_appeal: Mapped[str] = mapped_column(String(30))  # the case's outcome then
+    original_deciders: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)

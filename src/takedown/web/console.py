@@ -10,7 +10,7 @@ from importlib import resources
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from takedown.web import forms, legal, reporting, review, signin
+from takedown.web import appeals, forms, legal, reporting, review, signin, statements, transparency
 from takedown.web.pages import time_left
 from takedown.web.session import LOGIN_COOKIE, SESSION_COOKIE
 from takedown.web.throttle import SignInLimiter
@@ -22,7 +22,8 @@ STATIC = "/console/static"
 
 def console_router() -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
-    for part in (signin.router, review.router, forms.router, legal.router):
+    for part in (signin.router, review.router, forms.router, legal.router,
+                 statements.router, transparency.router, appeals.router):
         router.include_router(part)
     return router
 

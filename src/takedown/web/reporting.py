@@ -33,10 +33,24 @@ from pydantic_core import PydanticCustomError
 from starlette.datastructures import FormData
 
 from takedown.api.deps import client_of, get_system
-from takedown.api.schemas import InformationIn, Language, ReportIn, Strict, storable
+from takedown.api.schemas import (
+    InformationIn,
+    Language,
+    ReporterAppealIn,
+    ReportIn,
+    Strict,
+    storable,
+)
 from takedown.cases.intake import MAX_OWN_HASHES, ReportSubmission
 from takedown.domain.vocabulary import Category, Relation
-from takedown.errors import Conflict, Invalid, NotFound, TakedownError, TooManyRequests
+from takedown.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TakedownError,
+    TooManyRequests,
+)
 from takedown.notify.i18n import (
     LANGUAGES,
     NAMES,
@@ -478,6 +492,7 @@ def store_hashes(request: Request, language: str, form: HashForm) -> Response:
 def status_page(request: Request, system: Takedown, report_id: str, token: str, *,
                 answer: str = "", case_numbers: str = "",
                 refused: ValidationError | None = None, conflict: Conflict | None = None,
+                appeal_text: str = "", appeal_problems: dict[str, str] | None = None,
                 status_code: int = 200) -> HTMLResponse:
     """Where a report stands, in the language chosen, else the report's; with the answer
     form as typed and what is wrong with it (`refused`), or why it was not taken."""
@@ -494,7 +509,10 @@ def status_page(request: Request, system: Takedown, report_id: str, token: str, 
                   failure=answer_refused(conflict, language) if conflict else "",
                   problems=answer_problems(refused, language) if refused else {},
                   action=f"/report/{report_id}?{urlencode(query)}".rstrip("?"),
+                  appeal_action=f"/report/{report_id}/appeal?{urlencode(query)}".rstrip("?"),
+                  appeal_text=appeal_text, appeal_problems=appeal_problems or {},
                   answered=request.query_params.get("answered") == "1",
+                  appealed=request.query_params.get("appealed") == "1",
                   new_report=f"/report?{urlencode({'lang': language})}")
 
 
@@ -537,6 +555,48 @@ def store_answer(request: Request, report_id: str, token: str, answer: str,
     explicit = explicit_language(request)
     query = {"token": token, **({"lang": explicit} if explicit else {}), "answered": "1"}
     return RedirectResponse(f"/report/{report_id}?{urlencode(query)}", status_code=303)
+
+
+@router.post("/{report_id}/appeal")
+async def appeal_dismissal(request: Request, report_id: str) -> Response:
+    form = await request.form(max_files=0, max_fields=10)
+    return await run_in_threadpool(store_appeal, request, report_id,
+                                   clean(typed(form, "token"), 200), typed(form, "appeal"))
+
+
+def store_appeal(request: Request, report_id: str, token: str, text: str) -> Response:
+    """A reporter asks for another review of a dismissal (DSA Art. 20)."""
+    system = get_system(request)
+    if not token or not clean(report_id, 36):
+        return not_found(request, language_of(request))
+    again = partial(status_page, request, system, report_id, token, appeal_text=text)
+    language = language_of(request)
+    try:
+        body = ReporterAppealIn(text=text.strip())
+    except ValidationError:
+        _ = gettext_for(language)
+        return again(status_code=422, appeal_problems={"appeal": _(
+            "Please say why the decision is wrong (at most 20,000 characters).")})
+    try:
+        system.reporter_appeal(report_id, token, body.text)
+    except NotFound:
+        return not_found(request, language)
+    except (Conflict, Forbidden) as exc:
+        return again(status_code=exc.status, appeal_problems={
+            "appeal": appeal_refused(exc, language)})
+    explicit = explicit_language(request)
+    query = {"token": token, **({"lang": explicit} if explicit else {}), "appealed": "1"}
+    return RedirectResponse(f"/report/{report_id}?{urlencode(query)}", status_code=303)
+
+
+def appeal_refused(exc: TakedownError, language: str) -> str:
+    _ = gettext_for(language)
+    if exc.code == "appeal_too_late":
+        return _("The time to ask for another review of this decision has ended.")
+    if exc.code == "appeals_suspended":
+        return _("We cannot take more appeals from you for a while: several earlier ones "
+                 "were found manifestly unfounded.")
+    return _("This decision cannot be appealed here.")
 
 
 def answer_refused(exc: Conflict, language: str) -> str:
