@@ -85,11 +85,15 @@ def test_bad_appeals_are_refused_with_a_clear_error(
     assert client.post("/v1/appeals", headers=keys.api,
                        json={"content_id": "quiet", "statement_puid": "p", "text": "x"}
                        ).status_code == 422
-    report(client, content_ids=["quiet"], category="terms_violation")
-    # Under review: nothing decided yet.
+    # Restricted first, under review: nothing decided yet, so nothing to appeal.
+    report(client, content_ids=["quiet"], category="non_consensual_intimate_imagery",
+           relation="depicted_person")
+    assert states(client, keys.api, "quiet")["quiet"] == "restricted"
     body = client.post("/v1/appeals", headers=keys.api,
                        json={"content_id": "quiet", "text": "x"})
-    assert body.status_code in (404, 409), body.text
+    assert body.status_code == 409, body.text
+    assert body.json()["error"]["code"] == "appeal_conflict"
+    assert "still under review" in body.json()["error"]["message"]
 
 
 def test_the_original_decider_may_not_decide_the_appeal(
